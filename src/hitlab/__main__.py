@@ -1,0 +1,5 @@
+"""``python -m hitlab``: the same as the ``hitlab`` command."""
+
+from hitlab.cli import main
+
+main()

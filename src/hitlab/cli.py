@@ -1,0 +1,198 @@
+"""The ``hitlab`` command: a thin layer over the Python API.
+
+It parses options, calls the library, and turns :class:`~hitlab.errors.HitlabError`
+into one message on stderr and a non-zero exit. Nothing else is caught here.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hitlab import __version__
+from hitlab.errors import HitlabError
+
+app = typer.Typer(
+    name="hitlab",
+    help="Predict a music track's popularity and genre from its audio features.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_DATA = 1
+
+
+def _fail(exc: HitlabError) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_DATA)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"hitlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """hitlab: popularity and genre from audio features, with honest numbers."""
+
+
+@app.command()
+def run(
+    data: Annotated[Path | None, typer.Option(help="CSV/Parquet/JSON-lines tracks file (default: built-in data).")] = None,
+    mapping: Annotated[str | None, typer.Option(help="Column mapping: a preset name or a TOML file.")] = None,
+    artists: Annotated[Path | None, typer.Option(help="Artists table with genre tags, joined to tracks.")] = None,
+    artists_mapping: Annotated[str | None, typer.Option(help="Column mapping for --artists.")] = None,
+    labels: Annotated[str | None, typer.Option(help="Genre labels: 'playlist' or 'tags'.")] = None,
+    group_by: Annotated[str | None, typer.Option(help="Split groups: 'track' or 'artist'.")] = None,
+    budget: Annotated[float | None, typer.Option(help="Tuning budget per model, seconds.")] = None,
+    quick: Annotated[bool | None, typer.Option("--quick/--no-quick", help="Small budget, for a first look.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    out: Annotated[str | None, typer.Option(help="Folder that holds run folders.")] = None,
+    name: Annotated[str | None, typer.Option(help="Run folder name (default: data name + label scheme).")] = None,
+    drop_invalid: Annotated[bool | None, typer.Option(
+        "--drop-invalid/--no-drop-invalid",
+        help="Drop and count out-of-range values instead of stopping on them.")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML config file; options given here override it.")] = None,
+) -> None:
+    """Run the pipeline: load -> clean -> label -> EDA, into runs/<name>/."""
+    from hitlab.config import load_config
+    from hitlab.pipeline import run as run_pipeline
+
+    try:
+        cfg = load_config(
+            config,
+            data=str(data) if data else None,
+            mapping=mapping,
+            artists=str(artists) if artists else None,
+            artists_mapping=artists_mapping,
+            labels=labels,
+            group_by=group_by,
+            budget=budget,
+            quick=quick,
+            seed=seed,
+            out=out,
+            name=name,
+            drop_invalid=drop_invalid,
+        )
+        started = time.perf_counter()
+        with console.status("starting", spinner="dots") as status:
+            def progress(stage: str, message: str) -> None:
+                elapsed = time.perf_counter() - started
+                status.update(f"[bold]{stage}[/] {message}  [dim]{elapsed:5.1f} s[/]")
+                console.log(f"[bold]{stage}[/]: {message}", highlight=False)
+
+            result = run_pipeline(cfg, progress)
+    except HitlabError as exc:
+        raise _fail(exc) from None
+
+    table = Table(title="Cleaning report", title_justify="left")
+    for column in ("step", "action", "rows", "reason"):
+        table.add_column(column, justify="right" if column == "rows" else "left", overflow="fold")
+    for step in result.cleaning_report.steps:
+        table.add_row(step.step, step.action, f"{step.rows:,}", step.reason)
+    console.print(table)
+    rep = result.cleaning_report
+    console.print(f"{rep.rows_in:,} rows in, {rep.rows_out:,} tracks out, {rep.rows_dropped:,} rows removed.")
+    lab = result.label_report
+    counts = ", ".join(f"{g} {n:,}" for g, n in lab.counts.items())
+    console.print(f"Labels ({lab.scheme}): {counts}; unlabelled {lab.unlabelled:,}"
+                  + (f"; ties {lab.ties:,}" if lab.scheme == "tags" else "")
+                  + (f"; {lab.multi_label:,} tracks carry several labels" if lab.multi_label else ""))
+    if result.tag_report is not None:
+        t = result.tag_report
+        console.print(f"Artist tags: {t.with_tags:,} of {t.tracks:,} tracks got tags "
+                      f"(by id {t.by_id:,}, by name {t.by_name:,}, by one of several artists "
+                      f"{t.by_name_part:,}; unmatched {t.unmatched:,})")
+    extras = result.results.get("extra_columns") or []
+    if extras:
+        console.print(f"Columns kept aside (not used by the models): {', '.join(extras)}")
+    for stage, why in result.skipped.items():
+        console.print(f"[yellow]Skipped {stage}:[/] {why}")
+    total = sum(result.timings.values())
+    console.print(f"[bold green]Done[/] in {total:.1f} s. Run folder: [bold]{result.folder}[/]")
+
+
+@app.command()
+def fetch(
+    name: Annotated[str | None, typer.Argument(help="Dataset name; omit to list the known datasets.")] = None,
+    home: Annotated[Path | None, typer.Option(help="Cache folder (default $HITLAB_DATA or the user cache).")] = None,
+) -> None:
+    """Download a known public dataset into the cache (checked against its sha256)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from hitlab.datasets.fetch import DATASETS
+    from hitlab.datasets.fetch import fetch as fetch_dataset
+
+    if name is None:
+        table = Table(title="Known datasets")
+        for column in ("name", "description", "licence", "mapping"):
+            table.add_column(column, overflow="fold")
+        for d in DATASETS.values():
+            table.add_row(d.name, d.description, d.licence, d.mapping or "")
+        console.print(table)
+        return
+    try:
+        with Progress("[bold]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      console=err_console) as bar:
+            task = bar.add_task(name, total=None)
+
+            def progress(done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
+
+            path = fetch_dataset(name, home=home, progress=progress)
+    except HitlabError as exc:
+        raise _fail(exc) from None
+    console.print(str(path))
+
+
+@app.command()
+def presets() -> None:
+    """List the column-mapping presets for well-known public files."""
+    from hitlab.datasets import list_presets
+
+    table = Table(title="Mapping presets")
+    for column in ("name", "kind", "description"):
+        table.add_column(column, overflow="fold")
+    for preset_name, m in list_presets().items():
+        table.add_row(preset_name, m.kind, m.description)
+    console.print(table)
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Argument(help="A tracks file to check against the canonical schema.")],
+    mapping: Annotated[str | None, typer.Option(help="Column mapping: a preset name or a TOML file.")] = None,
+) -> None:
+    """Check a tracks file against the canonical schema without running anything."""
+    from hitlab.datasets import read_tracks
+
+    try:
+        tracks = read_tracks(data, mapping)
+    except HitlabError as exc:
+        raise _fail(exc) from None
+    extras = tracks.attrs.get("extra_columns", [])
+    console.print(f"{data}: {len(tracks):,} rows match the canonical schema "
+                  f"(mapping {tracks.attrs.get('mapping')})"
+                  + (f"; extra columns kept: {', '.join(extras)}" if extras else ""))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
