@@ -5,7 +5,8 @@ Steps, in order (each becomes a line of the :class:`CleaningReport`):
 1. **exact duplicates**: rows identical in every column are dropped.
 2. **same track, several rows** (the same track id under several genre queries or
    playlists): merged into one row whose genre labels are the union (in order of first
-   appearance in the file) and whose artist tags are the union. Audio features must agree (else :class:`~hitlab.errors.ConflictError`
+   appearance in the file) and whose artist tags are the union. Audio features must
+   agree (else :class:`~hitlab.errors.ConflictError`
    naming the track and rows); other fields take the first non-missing value. When the
    copies disagree on popularity the highest is kept and the track counted as changed.
 3. **missing audio features**: tracks lacking any required audio feature are dropped.
@@ -76,7 +77,9 @@ class CleaningReport:
         return json.dumps(self.to_dict(), indent=2)
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(s) for s in self.steps], columns=["step", "action", "rows", "reason", "examples"])
+        return pd.DataFrame(
+            [asdict(s) for s in self.steps], columns=["step", "action", "rows", "reason", "examples"]
+        )
 
     def check(self) -> None:
         """Every input row is accounted for: out + removed == in."""
@@ -257,7 +260,10 @@ def clean(
 
     zero = (tracks["tempo"] == 0).to_numpy(dtype=bool)
     report.add(
-        "zero tempo", "dropped", int(zero.sum()), "tempo 0 BPM: the audio analysis failed",
+        "zero tempo",
+        "dropped",
+        int(zero.sum()),
+        "tempo 0 BPM: the audio analysis failed",
         tracks.loc[zero, "track_id"].head(MAX_EXAMPLES),
     )
     tracks = tracks.loc[~zero]

@@ -43,29 +43,48 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """hitlab: popularity and genre from audio features, with honest numbers."""
 
 
 @app.command()
 def run(
-    data: Annotated[Path | None, typer.Option(help="CSV/Parquet/JSON-lines tracks file (default: built-in data).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="CSV/Parquet/JSON-lines tracks file (default: built-in data).")
+    ] = None,
     mapping: Annotated[str | None, typer.Option(help="Column mapping: a preset name or a TOML file.")] = None,
-    artists: Annotated[Path | None, typer.Option(help="Artists table with genre tags, joined to tracks.")] = None,
+    artists: Annotated[
+        Path | None, typer.Option(help="Artists table with genre tags, joined to tracks.")
+    ] = None,
     artists_mapping: Annotated[str | None, typer.Option(help="Column mapping for --artists.")] = None,
     labels: Annotated[str | None, typer.Option(help="Genre labels: 'playlist' or 'tags'.")] = None,
     group_by: Annotated[str | None, typer.Option(help="Split groups: 'track' or 'artist'.")] = None,
     budget: Annotated[float | None, typer.Option(help="Tuning budget per model, seconds.")] = None,
-    quick: Annotated[bool | None, typer.Option("--quick/--no-quick", help="Small budget, for a first look.")] = None,
+    quick: Annotated[
+        bool | None, typer.Option("--quick/--no-quick", help="Small budget, for a first look.")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     out: Annotated[str | None, typer.Option(help="Folder that holds run folders.")] = None,
-    name: Annotated[str | None, typer.Option(help="Run folder name (default: data name + label scheme).")] = None,
-    drop_invalid: Annotated[bool | None, typer.Option(
-        "--drop-invalid/--no-drop-invalid",
-        help="Drop and count out-of-range values instead of stopping on them.")] = None,
-    config: Annotated[Path | None, typer.Option(help="TOML config file; options given here override it.")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Run folder name (default: data name + label scheme).")
+    ] = None,
+    drop_invalid: Annotated[
+        bool | None,
+        typer.Option(
+            "--drop-invalid/--no-drop-invalid",
+            help="Drop and count out-of-range values instead of stopping on them.",
+        ),
+    ] = None,
+    stages: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated stages after load/clean/label, e.g. 'eda' or 'eda,popularity'."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML config file; options given here override it.")
+    ] = None,
 ) -> None:
     """Run the pipeline: load -> clean -> label -> EDA, into runs/<name>/."""
     from hitlab.config import load_config
@@ -86,9 +105,11 @@ def run(
             out=out,
             name=name,
             drop_invalid=drop_invalid,
+            stages=[s.strip() for s in stages.split(",") if s.strip()] if stages else None,
         )
         started = time.perf_counter()
         with console.status("starting", spinner="dots") as status:
+
             def progress(stage: str, message: str) -> None:
                 elapsed = time.perf_counter() - started
                 status.update(f"[bold]{stage}[/] {message}  [dim]{elapsed:5.1f} s[/]")
@@ -108,14 +129,18 @@ def run(
     console.print(f"{rep.rows_in:,} rows in, {rep.rows_out:,} tracks out, {rep.rows_dropped:,} rows removed.")
     lab = result.label_report
     counts = ", ".join(f"{g} {n:,}" for g, n in lab.counts.items())
-    console.print(f"Labels ({lab.scheme}): {counts}; unlabelled {lab.unlabelled:,}"
-                  + (f"; ties {lab.ties:,}" if lab.scheme == "tags" else "")
-                  + (f"; {lab.multi_label:,} tracks carry several labels" if lab.multi_label else ""))
+    console.print(
+        f"Labels ({lab.scheme}): {counts}; unlabelled {lab.unlabelled:,}"
+        + (f"; ties {lab.ties:,}" if lab.scheme == "tags" else "")
+        + (f"; {lab.multi_label:,} tracks carry several labels" if lab.multi_label else "")
+    )
     if result.tag_report is not None:
         t = result.tag_report
-        console.print(f"Artist tags: {t.with_tags:,} of {t.tracks:,} tracks got tags "
-                      f"(by id {t.by_id:,}, by name {t.by_name:,}, by one of several artists "
-                      f"{t.by_name_part:,}; unmatched {t.unmatched:,})")
+        console.print(
+            f"Artist tags: {t.with_tags:,} of {t.tracks:,} tracks got tags "
+            f"(by id {t.by_id:,}, by name {t.by_name:,}, by one of several artists "
+            f"{t.by_name_part:,}; unmatched {t.unmatched:,})"
+        )
     extras = result.results.get("extra_columns") or []
     if extras:
         console.print(f"Columns kept aside (not used by the models): {', '.join(extras)}")
@@ -128,7 +153,9 @@ def run(
 @app.command()
 def fetch(
     name: Annotated[str | None, typer.Argument(help="Dataset name; omit to list the known datasets.")] = None,
-    home: Annotated[Path | None, typer.Option(help="Cache folder (default $HITLAB_DATA or the user cache).")] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="Cache folder (default $HITLAB_DATA or the user cache).")
+    ] = None,
 ) -> None:
     """Download a known public dataset into the cache (checked against its sha256)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
@@ -145,8 +172,13 @@ def fetch(
         console.print(table)
         return
     try:
-        with Progress("[bold]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                      console=err_console) as bar:
+        with Progress(
+            "[bold]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=err_console,
+        ) as bar:
             task = bar.add_task(name, total=None)
 
             def progress(done: int, total: int | None) -> None:
@@ -184,9 +216,11 @@ def validate(
     except HitlabError as exc:
         raise _fail(exc) from None
     extras = tracks.attrs.get("extra_columns", [])
-    console.print(f"{data}: {len(tracks):,} rows match the canonical schema "
-                  f"(mapping {tracks.attrs.get('mapping')})"
-                  + (f"; extra columns kept: {', '.join(extras)}" if extras else ""))
+    console.print(
+        f"{data}: {len(tracks):,} rows match the canonical schema "
+        f"(mapping {tracks.attrs.get('mapping')})"
+        + (f"; extra columns kept: {', '.join(extras)}" if extras else "")
+    )
 
 
 def main() -> None:

@@ -23,7 +23,9 @@ def eda_figures(tracks: pd.DataFrame) -> dict[str, Figure]:
         dist_cols.append("year")
     figures = {
         "eda_distributions": plots.feature_distributions(tracks, dist_cols),
-        "eda_correlations": plots.correlation_heatmap(tracks, [*numeric, "popularity"] if has_pop else numeric),
+        "eda_correlations": plots.correlation_heatmap(
+            tracks, [*numeric, "popularity"] if has_pop else numeric
+        ),
     }
     if has_pop and "genre" in tracks and tracks["genre"].notna().any():
         figures["eda_popularity_by_genre"] = plots.popularity_by_genre(tracks)

@@ -265,7 +265,9 @@ def label_tracks(
         out["main_genre"] = genre
         out["genre"] = genre
         empty = np.empty(len(out), dtype=object)
-        empty[:] = [(g,) if isinstance(g, str) else () for g in genre.astype(object).where(genre.notna(), None)]
+        empty[:] = [
+            (g,) if isinstance(g, str) else () for g in genre.astype(object).where(genre.notna(), None)
+        ]
         out["genres"] = pd.Series(empty, index=out.index, dtype=object)
         report = LabelReport(scheme=scheme, vocabulary=list(vocab))
         report.ties = int(tie.sum())

@@ -36,8 +36,17 @@ __all__ = ["Progress", "RunResult", "run"]
 #: ``progress(stage, message)`` is called as each stage starts and reports what it does.
 Progress = Callable[[str, str], None]
 
-LIBRARIES = ("pandas", "numpy", "pyarrow", "scikit-learn", "lightgbm", "imbalanced-learn",
-             "statsmodels", "matplotlib", "skops")
+LIBRARIES = (
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "scikit-learn",
+    "lightgbm",
+    "imbalanced-learn",
+    "statsmodels",
+    "matplotlib",
+    "skops",
+)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -123,9 +132,7 @@ def _stage_label(state: _State) -> None:
         artists = read_artists(cfg.artists, cfg.artists_mapping)
         tracks, state.tag_report = attach_artist_tags(tracks, artists)
     state.progress("label", f"{cfg.labels} labels")
-    tracks, state.label_report = label_tracks(
-        tracks, cfg.labels, vocabulary=cfg.vocabulary, top_n=cfg.top_n
-    )
+    tracks, state.label_report = label_tracks(tracks, cfg.labels, vocabulary=cfg.vocabulary, top_n=cfg.top_n)
     state.tracks = tracks
     if not tracks["popularity"].notna().any():
         state.skipped["popularity"] = "the data has no popularity column"

@@ -13,10 +13,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 __all__ = [
     "correlation_heatmap",
@@ -73,8 +73,15 @@ def correlation_heatmap(tracks: pd.DataFrame, columns: Sequence[str]) -> Figure:
     for i in range(len(columns)):
         for j in range(len(columns)):
             value = corr.iat[i, j]
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6,
-                    color="white" if abs(value) > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if abs(value) > 0.5 else "black",
+            )
     fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson r")
     ax.set_title("Correlation between audio features and popularity")
     fig.tight_layout()
@@ -88,8 +95,11 @@ def popularity_by_genre(tracks: pd.DataFrame, genre: str = "genre") -> Figure:
     groups = [data.loc[data[genre] == g, "popularity"].astype(float).to_numpy() for g in order]
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(order)), 4))
     ax.boxplot(groups, showfliers=False)
-    ax.set_xticks(range(1, len(order) + 1), [f"{g}\n(n={len(v):,})" for g, v in zip(order, groups, strict=True)],
-                  fontsize=8)
+    ax.set_xticks(
+        range(1, len(order) + 1),
+        [f"{g}\n(n={len(v):,})" for g, v in zip(order, groups, strict=True)],
+        fontsize=8,
+    )
     ax.set_ylabel("popularity")
     ax.set_title("Popularity by genre")
     fig.tight_layout()

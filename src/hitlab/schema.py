@@ -45,8 +45,8 @@ from hitlab.errors import Problem, SchemaError
 __all__ = [
     "AUDIO_FEATURES",
     "COLUMNS",
-    "Column",
     "REQUIRED",
+    "Column",
     "coerce",
     "empty_tracks",
     "parse_label_list",
@@ -258,9 +258,7 @@ def coerce(
                 if bad.any():
                     rows, n = _rows(bad, index)
                     examples = ", ".join(repr(v) for v in text[bad].head(3))
-                    problems.append(
-                        Problem(col.name, f"expected a number, got {examples}", rows, n)
-                    )
+                    problems.append(Problem(col.name, f"expected a number, got {examples}", rows, n))
             if col.kind == "int":
                 frac = num.notna() & (num != num.round())
                 if frac.any():
@@ -276,8 +274,7 @@ def coerce(
                     problems.append(
                         Problem(
                             col.name,
-                            f"value(s) {examples} outside the allowed range "
-                            f"{col.low:g}..{col.high:g}",
+                            f"value(s) {examples} outside the allowed range {col.low:g}..{col.high:g}",
                             rows,
                             n,
                         )

@@ -65,8 +65,7 @@ class Mapping:
         unknown = sorted(set(columns) - allowed)
         if unknown:
             raise MappingError(
-                f"mapping '{name}' maps to unknown canonical column(s) {unknown}; "
-                f"allowed: {sorted(allowed)}"
+                f"mapping '{name}' maps to unknown canonical column(s) {unknown}; allowed: {sorted(allowed)}"
             )
         options = data.get("options", {})
         kind = data.get("kind", "tracks")
@@ -139,8 +138,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
         else:
             sep = "\t" if suffix in (".tsv", ".tsv.gz") else ","
             frame = pd.read_csv(
-                path, sep=sep, dtype=str, keep_default_na=False, na_values=["", "NA", "NaN", "nan", "null"],
-                encoding="utf-8", encoding_errors="strict",
+                path,
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_values=["", "NA", "NaN", "nan", "null"],
+                encoding="utf-8",
+                encoding_errors="strict",
             )
     except UnicodeDecodeError as exc:
         raise DataError(
@@ -179,7 +183,7 @@ def derived_track_id(artist: pd.Series, title: pd.Series) -> pd.Series:
     title always give the same id, whatever file or row they come from.
 
     >>> derived_track_id(pd.Series(["Daft  Punk"]), pd.Series(["One More Time"])).iloc[0]
-    'hl:8c0b5d5cb8a1bd5e'
+    'hl:40dcc762d7d4d554'
     """
     keys = _normalise_text(artist) + "\x1f" + _normalise_text(title)
     codes, uniques = pd.factorize(keys)
@@ -214,8 +218,8 @@ def apply_mapping(raw: pd.DataFrame, mapping: Mapping, *, source: str) -> pd.Dat
         if name in frame.columns and name != "genres":
             frame[name] = _join_lists(frame[name])
     if mapping.artist_separator != "," and "artist_name" in frame.columns:
-        frame["artist_name"] = frame["artist_name"].astype("string").str.replace(
-            mapping.artist_separator, ", ", regex=False
+        frame["artist_name"] = (
+            frame["artist_name"].astype("string").str.replace(mapping.artist_separator, ", ", regex=False)
         )
     for col in raw.columns:
         if col not in used:
@@ -225,21 +229,29 @@ def apply_mapping(raw: pd.DataFrame, mapping: Mapping, *, source: str) -> pd.Dat
 
 
 def _guess_mapping(raw: pd.DataFrame, kind: str) -> Mapping | None:
+    """The preset whose source columns all appear in the file (the most specific one),
+    else None when the columns already carry canonical names."""
     cols = set(raw.columns)
-    if kind == "tracks" and set(schema.REQUIRED) - {"track_id"} <= cols and (
-        "track_id" in cols or {"artist_name", "track_name"} <= cols
+    candidates = [m for m in list_presets().values() if m.kind == kind and set(m.columns.values()) <= cols]
+    if candidates:
+        return max(candidates, key=lambda m: len(m.columns))
+    if (
+        kind == "tracks"
+        and set(schema.REQUIRED) - {"track_id"} <= cols
+        and ("track_id" in cols or {"artist_name", "track_name"} <= cols)
     ):
-        return None  # already canonical
+        return None
     if kind == "artists" and "artist_genres" in cols and ({"artist_id", "artist_name"} & cols):
         return None
-    candidates = [m for m in list_presets().values() if m.kind == kind and set(m.columns.values()) <= cols]
-    if not candidates:
-        raise MappingError(
-            "could not tell how to read this file: its columns match no preset and are not the "
-            f"canonical names. Columns: {', '.join(sorted(cols))}. Pass --mapping PRESET or a TOML file "
-            "(see docs/schema.md)"
-        )
-    return max(candidates, key=lambda m: len(m.columns))
+    presets = [m for m in list_presets().values() if m.kind == kind]
+    closest = max(presets, key=lambda m: len(set(m.columns.values()) & cols) / len(m.columns))
+    if len(set(closest.columns.values()) & cols) >= 0.7 * len(closest.columns):
+        return closest  # apply_mapping names the columns it lacks
+    raise MappingError(
+        "could not tell how to read this file: its columns match no preset and are not the "
+        f"canonical names. Columns: {', '.join(sorted(cols))}. Pass --mapping PRESET or a TOML file "
+        "(see docs/schema.md)"
+    )
 
 
 def read_tracks(
