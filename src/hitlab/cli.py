@@ -148,6 +148,27 @@ def run(
         console.print(f"[yellow]Skipped {stage}:[/] {why}")
     total = sum(result.timings.values())
     console.print(f"[bold green]Done[/] in {total:.1f} s. Run folder: [bold]{result.folder}[/]")
+    if (result.folder / "report.html").exists():
+        console.print(f"Report: [bold]{result.folder / 'report.html'}[/]")
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A run folder written by `hitlab run`.")],
+) -> None:
+    """Rebuild report.html of a run folder (one self-contained file)."""
+    from hitlab.report import write_report
+
+    try:
+        path = write_report(folder)
+    except HitlabError as exc:
+        raise _fail(exc) from None
+    except FileNotFoundError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {folder} is not a complete run folder: {exc.filename} is missing"
+        )
+        raise typer.Exit(EXIT_DATA) from None
+    console.print(str(path))
 
 
 @app.command()

@@ -45,7 +45,7 @@ class RunConfig:
     drop_invalid: bool = False
     min_duration_ms: float = 30_000
     max_duration_ms: float = 1_800_000
-    stages: list[str] = field(default_factory=lambda: ["eda", "popularity", "genre"])
+    stages: list[str] = field(default_factory=lambda: ["eda", "popularity", "genre", "report"])
 
     def __post_init__(self) -> None:
         if self.labels not in ("playlist", "tags"):

@@ -1,6 +1,6 @@
 """``run()``: the stages in order, written to a run folder with a manifest.
 
-Stages: load -> clean -> label -> eda (later issues add popularity, genre, report).
+Stages: load -> clean -> label -> eda -> popularity -> genre, then the report.
 Everything is written to a hidden temporary folder beside the target and moved into
 place only when every stage succeeded, so bad input leaves no partial run folder.
 Re-running with the same inputs and seed gives the same files (the manifest's
@@ -30,6 +30,7 @@ from hitlab.datasets.builtin import TIDYTUESDAY_FILE
 from hitlab.eda import eda_figures
 from hitlab.labels import LabelReport, TagJoinReport, attach_artist_tags, label_tracks
 from hitlab.plots import save_figure
+from hitlab.report import write_report
 
 __all__ = ["Progress", "RunResult", "run"]
 
@@ -169,7 +170,8 @@ def run(config: RunConfig | None = None, progress: Progress | None = None) -> Ru
     """Run every stage and write ``<config.out>/<config.run_name>/``.
 
     The folder holds ``tracks.parquet`` (clean, labelled), ``cleaning_report.json``,
-    ``labels.json``, ``figures/`` and ``manifest.json``. An existing folder of the same
+    ``labels.json``, ``figures/``, one folder per modelling stage, ``manifest.json`` and,
+    last, ``report.html``. An existing folder of the same
     name is replaced only when the new run succeeds.
     """
     config = config or RunConfig()
@@ -205,6 +207,10 @@ def run(config: RunConfig | None = None, progress: Progress | None = None) -> Ru
             },
         }
         (temp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        if "report" in config.stages:
+            # Last, as it reads everything above; report.html is therefore not in the manifest.
+            progress("report", "writing report.html")
+            write_report(temp)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
