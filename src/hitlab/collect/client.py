@@ -1,0 +1,608 @@
+"""An HTTP client for rate-limited JSON APIs (Spotify, ReccoBeats) on httpx.
+
+What it promises, and what the popular Python client does not:
+
+1. every wait is capped (``RetryPolicy.max_wait``, 120 s by default); a longer
+   ``Retry-After`` raises :class:`~hitlab.errors.RateLimitedError` at once, with the time
+   to resume, so the caller can checkpoint and exit instead of hanging for a day;
+2. one shared :class:`Pacer` spaces every request (all threads) to a budget counted over a
+   rolling 30-second window, with jitter; a 429 holds the pacer for everyone, and no retry
+   is ever sent immediately;
+3. errors are typed and keep the status, ``Retry-After`` and the body's ``reason``: an
+   exhausted 503 is reported as a 503, never as a 429;
+4. one overall deadline per call covers its retries and sleeps; token requests have
+   timeouts and retries too;
+5. connect and read errors (timeouts included) on GETs are retried with bounded
+   exponential backoff;
+6. a 401 fetches a fresh token once and retries; a refused grant stops with "re-authorise";
+7. a 403/404 raises :class:`~hitlab.errors.EndpointUnavailable` with no retry, so the caller
+   switches that path off and records why;
+8. a 200 whose body is not JSON raises :class:`~hitlab.errors.BadResponseError`.
+
+The transport is a parameter (``transport=``), so tests drive the client with
+``httpx.MockTransport`` or a local server; nothing here reads the environment except
+:func:`load_credentials` and :func:`service_urls`, which are called by the CLI.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import logging
+import math
+import os
+import random
+import threading
+import time
+import tomllib
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hitlab.errors import (
+    AuthError,
+    BadResponseError,
+    ConfigError,
+    DeadlineExceeded,
+    EndpointUnavailable,
+    NetworkError,
+    RateLimitedError,
+    SpotifyHTTPError,
+)
+
+__all__ = [
+    "ApiClient",
+    "Credentials",
+    "Pacer",
+    "RetryPolicy",
+    "ServiceURLs",
+    "TokenProvider",
+    "load_credentials",
+    "service_urls",
+]
+
+SPOTIFY_API_URL = "https://api.spotify.com/v1"
+SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
+RECCOBEATS_URL = "https://api.reccobeats.com/v1"
+RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+log = logging.getLogger("hitlab.collect")
+
+#: ``wait(seconds, why)``: sleep, possibly showing a countdown. ``why`` is one short phrase.
+Sleeper = Callable[[float, str], None]
+
+
+def _plain_sleep(seconds: float, why: str) -> None:
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Spotify Client Credentials. The secret never appears in ``repr`` or ``str``."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    source: str = "environment"
+
+    def basic_auth(self) -> str:
+        raw = f"{self.client_id}:{self.client_secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``$HITLAB_CONFIG``, else ``~/.config/hitlab/credentials.toml``."""
+    env = os.environ if environ is None else environ
+    if env.get("HITLAB_CONFIG"):
+        return Path(env["HITLAB_CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hitlab" / "credentials.toml"
+
+
+def load_credentials(
+    environ: Mapping[str, str] | None = None, config_path: str | Path | None = None
+) -> Credentials:
+    """Client Credentials from the environment, else from the config file.
+
+    Looked up in this order: ``HITLAB_SPOTIFY_CLIENT_ID`` / ``HITLAB_SPOTIFY_CLIENT_SECRET``,
+    then ``SPOTIPY_CLIENT_ID`` / ``SPOTIPY_CLIENT_SECRET``, then the ``[spotify]`` table
+    (``client_id``, ``client_secret``) of the config file (``$HITLAB_CONFIG`` or
+    ``~/.config/hitlab/credentials.toml``).
+
+    Raises
+    ------
+    AuthError
+        No complete pair was found; the message names the places looked at, never a value.
+    """
+    env = os.environ if environ is None else environ
+    for prefix in ("HITLAB_SPOTIFY_", "SPOTIPY_"):
+        cid, secret = env.get(prefix + "CLIENT_ID"), env.get(prefix + "CLIENT_SECRET")
+        if cid and secret:
+            return Credentials(cid.strip(), secret.strip(), source=f"environment ({prefix}CLIENT_ID)")
+    path = Path(config_path) if config_path is not None else default_config_path(env)
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not a valid TOML file ({type(exc).__name__})") from None
+        table = data.get("spotify", {})
+        cid, secret = table.get("client_id"), table.get("client_secret")
+        if isinstance(cid, str) and isinstance(secret, str) and cid and secret:
+            return Credentials(cid.strip(), secret.strip(), source=str(path))
+        raise AuthError(f"{path}: a [spotify] table with client_id and client_secret is needed")
+    raise AuthError(
+        "no Spotify credentials: set HITLAB_SPOTIFY_CLIENT_ID and HITLAB_SPOTIFY_CLIENT_SECRET, "
+        f"or write them to {path} as [spotify] client_id = ..., client_secret = ..."
+    )
+
+
+@dataclass(frozen=True)
+class ServiceURLs:
+    """Where the services live; point them at a stand-in server or a proxy."""
+
+    spotify_api: str = SPOTIFY_API_URL
+    spotify_token: str = SPOTIFY_TOKEN_URL
+    reccobeats: str = RECCOBEATS_URL
+
+
+def service_urls(environ: Mapping[str, str] | None = None) -> ServiceURLs:
+    """Service URLs from ``HITLAB_SPOTIFY_API_URL``, ``HITLAB_SPOTIFY_TOKEN_URL``,
+    ``HITLAB_RECCOBEATS_URL``, defaulting to the real services.
+
+    >>> service_urls({"HITLAB_SPOTIFY_API_URL": "http://127.0.0.1:9/v1/"}).spotify_api
+    'http://127.0.0.1:9/v1'
+    """
+    env = os.environ if environ is None else environ
+    return ServiceURLs(
+        spotify_api=env.get("HITLAB_SPOTIFY_API_URL", SPOTIFY_API_URL).rstrip("/"),
+        spotify_token=env.get("HITLAB_SPOTIFY_TOKEN_URL", SPOTIFY_TOKEN_URL),
+        reccobeats=env.get("HITLAB_RECCOBEATS_URL", RECCOBEATS_URL).rstrip("/"),
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often to wait and retry.
+
+    Parameters
+    ----------
+    max_wait
+        Cap on any single wait, in seconds. A ``Retry-After`` above it is not waited out:
+        the call raises :class:`RateLimitedError` so the collector checkpoints and exits.
+    attempts
+        Tries per call (the first included) for 429, 5xx, timeouts and connection errors.
+    backoff
+        First backoff in seconds; doubles each retry, up to ``backoff_max``, with jitter.
+    min_retry_wait
+        Floor of every retry wait (also when ``Retry-After: 0``): never an immediate retry.
+    deadline
+        Overall budget of one call in seconds, covering its attempts and sleeps.
+    timeout
+        Connect/read timeout of one request in seconds (token requests too).
+    """
+
+    max_wait: float = 120.0
+    attempts: int = 6
+    backoff: float = 1.0
+    backoff_max: float = 30.0
+    min_retry_wait: float = 0.5
+    deadline: float = 600.0
+    timeout: float = 20.0
+    jitter: float = 0.1
+
+    def backoff_for(self, attempt: int, rng: random.Random) -> float:
+        """Bounded exponential backoff with jitter for retry number ``attempt`` (1-based)."""
+        base = min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
+        return max(self.min_retry_wait, base) * (1 + self.jitter * rng.random())
+
+
+# --------------------------------------------------------------------------- pacer
+
+
+class Pacer:
+    """One request budget shared by every thread: at most ``limit`` requests per rolling
+    ``window`` seconds, spread out evenly with jitter, and held for everyone after a 429.
+
+    Each :meth:`acquire` reserves the next free slot under a lock and sleeps outside it,
+    so concurrent workers queue fairly instead of bursting. Slots are at least
+    ``window / limit`` apart (times ``1 ± jitter``) and no more than ``limit`` fall in any
+    ``window``; :meth:`hold` pushes every slot past a time (a 429's ``Retry-After``).
+
+    Parameters
+    ----------
+    limit
+        Requests allowed per window; ``None`` or 0 turns pacing off (holds still apply).
+    window
+        Window length in seconds (Spotify counts over a rolling 30 s).
+    """
+
+    def __init__(
+        self,
+        limit: int | None = 120,
+        window: float = 30.0,
+        *,
+        jitter: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.jitter = jitter
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._sent: deque[float] = deque()
+        self._next = -math.inf
+        self._held_until = -math.inf
+
+    def reserve(self) -> float:
+        """Reserve the next slot; return how long the caller must sleep before sending."""
+        with self._lock:
+            now = self.clock()
+            at = max(now, self._held_until)
+            if self.limit:
+                at = max(at, self._next)
+                while self._sent and self._sent[0] <= at - self.window:
+                    self._sent.popleft()
+                if len(self._sent) >= self.limit:
+                    at = max(at, self._sent[-self.limit] + self.window)
+                spacing = self.window / self.limit
+                self._next = at + spacing * (1 + self.jitter * (2 * self.rng.random() - 1))
+                self._sent.append(at)
+            return max(0.0, at - now)
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` from now (all threads)."""
+        with self._lock:
+            self._held_until = max(self._held_until, self.clock() + seconds)
+
+
+# --------------------------------------------------------------------------- token
+
+
+class TokenProvider:
+    """Client Credentials tokens: fetched lazily, cached until a minute before expiry.
+
+    Token requests have the policy's timeout and are retried on network errors and 5xx;
+    a 400/401 from the token endpoint (``invalid_client``) raises :class:`AuthError`.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        token_url: str,
+        http: httpx.Client,
+        policy: RetryPolicy,
+        *,
+        sleep: Sleeper = _plain_sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.credentials = credentials
+        self.token_url = token_url
+        self.http = http
+        self.policy = policy
+        self.sleep = sleep
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires = 0.0
+        self.grants = 0
+
+    def token(self, *, refresh: bool = False, stale: str | None = None) -> str:
+        """A valid access token. ``refresh`` forces a new one unless another thread already
+        replaced ``stale`` (the token that was refused)."""
+        with self._lock:
+            fresh_enough = self._token is not None and self.clock() < self._expires
+            if fresh_enough and not (refresh and self._token == stale):
+                return self._token  # type: ignore[return-value]
+            self._token, lifetime = self._grant()
+            self._expires = self.clock() + max(0.0, lifetime - 60.0)
+            return self._token
+
+    def _grant(self) -> tuple[str, float]:
+        rng = random.Random()
+        last: str = ""
+        for attempt in range(1, self.policy.attempts + 1):
+            try:
+                response = self.http.post(
+                    self.token_url,
+                    data={"grant_type": "client_credentials"},
+                    headers={"Authorization": self.credentials.basic_auth()},
+                    timeout=self.policy.timeout,
+                )
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}"
+            else:
+                if response.status_code == 200:
+                    try:
+                        body = response.json()
+                        self.grants += 1
+                        return str(body["access_token"]), float(body.get("expires_in", 3600))
+                    except (ValueError, KeyError, TypeError):
+                        raise AuthError("the token endpoint answered 200 without an access token") from None
+                if response.status_code in (400, 401, 403):
+                    reason = _error_reason(response)
+                    raise AuthError(
+                        f"the token request was refused (HTTP {response.status_code}"
+                        f"{', ' + reason if reason else ''}): check the client id and secret and "
+                        "re-authorise"
+                    )
+                last = f"HTTP {response.status_code}"
+            if attempt < self.policy.attempts:
+                self.sleep(min(self.policy.backoff_for(attempt, rng), self.policy.max_wait), "token retry")
+        raise AuthError(f"could not get a token from the token endpoint ({last}); try again later")
+
+
+# --------------------------------------------------------------------------- client
+
+
+def _error_reason(response: httpx.Response) -> str | None:
+    """``error.reason`` (or ``error.message`` / ``error_description``) of a JSON error body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    err = body.get("error")
+    if isinstance(err, dict):
+        value = err.get("reason") or err.get("message")
+        return str(value) if value else None
+    if isinstance(err, str):
+        return str(body.get("error_description") or err)
+    return None
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date).
+
+    >>> parse_retry_after("86400")
+    86400.0
+    >>> parse_retry_after("nonsense") is None
+    True
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+@dataclass
+class CallStats:
+    """Counters kept by one :class:`ApiClient` (read them for reports and benchmarks)."""
+
+    requests: int = 0
+    retries: int = 0
+    waited: float = 0.0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+class ApiClient:
+    """GET JSON from one service with pacing, retries, typed errors and deadlines.
+
+    Parameters
+    ----------
+    base_url
+        Service root, e.g. ``https://api.spotify.com/v1``.
+    tokens
+        A :class:`TokenProvider` for bearer auth, or None for a keyless service.
+    policy, pacer
+        Waiting rules and the shared request budget.
+    transport
+        An ``httpx`` transport (``httpx.MockTransport`` in tests); None for the network.
+    sleep
+        ``sleep(seconds, why)``; the CLI passes one that shows a countdown.
+    name
+        Service name used in error messages (``"Spotify"``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        tokens: TokenProvider | None = None,
+        policy: RetryPolicy | None = None,
+        pacer: Pacer | None = None,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Sleeper = _plain_sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        name: str = "Spotify",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.policy = policy or RetryPolicy()
+        self.pacer = pacer or Pacer()
+        self.http = http or httpx.Client(transport=transport, timeout=self.policy.timeout)
+        self.sleep = sleep
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.name = name
+        self.stats = CallStats()
+        self._stats_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers
+    def _wait(self, seconds: float, why: str, deadline: float, endpoint: str, last: str) -> None:
+        if self.clock() + seconds > deadline:
+            raise DeadlineExceeded(
+                f"{self.name} {endpoint}: the call's deadline of {self.policy.deadline:g} s ran out "
+                f"(last: {last})",
+                endpoint=endpoint,
+            )
+        with self._stats_lock:
+            self.stats.retries += 1
+            self.stats.waited += seconds
+        log.info("%s %s: waiting %.2f s before retrying (%s)", self.name, endpoint, seconds, last)
+        self.sleep(seconds, why)
+
+    def _count(self, status: int) -> None:
+        with self._stats_lock:
+            self.stats.requests += 1
+            self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, endpoint: str | None = None) -> Any:
+        """GET ``base_url + path`` and return the decoded JSON body.
+
+        Parameters
+        ----------
+        path
+            Path under the base URL, e.g. ``/search``.
+        params
+            Query parameters.
+        endpoint
+            The endpoint's name for errors and capability records (default ``GET <path>``).
+
+        Raises
+        ------
+        RateLimitedError
+            429 with a ``Retry-After`` above ``max_wait`` (at once) or on every attempt.
+        EndpointUnavailable
+            403 or 404 (never retried).
+        SpotifyHTTPError
+            Any other 4xx (never retried), or a 5xx on every attempt (with its own status).
+        BadResponseError
+            A 200 whose body is not JSON, on every attempt.
+        NetworkError, DeadlineExceeded
+            Connection errors or timeouts on every attempt, or the call's deadline ran out.
+        AuthError
+            The token grant failed, or a fresh token was refused too.
+        """
+        endpoint = endpoint or f"GET {path}"
+        url = self.base_url + path
+        deadline = self.clock() + self.policy.deadline
+        refreshed = False
+        last = "nothing sent"
+        attempt = 0
+        while True:
+            attempt += 1
+            delay = self.pacer.reserve()
+            if delay > 0:
+                self._wait_paced(delay, deadline, endpoint, last)
+            headers = {}
+            token = None
+            if self.tokens is not None:
+                token = self.tokens.token()
+                headers["Authorization"] = f"Bearer {token}"
+            remaining = max(0.05, deadline - self.clock())
+            timeout = min(self.policy.timeout, remaining)
+            try:
+                response = self.http.get(url, params=params, headers=headers, timeout=timeout)
+            except httpx.TransportError as exc:
+                last = "timed out" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
+                self._count(0)
+                if attempt >= self.policy.attempts:
+                    raise NetworkError(
+                        f"{self.name} {endpoint}: {last} on all {attempt} attempts", endpoint=endpoint
+                    ) from None
+                self._wait(
+                    self.policy.backoff_for(attempt, self.rng), "network retry", deadline, endpoint, last
+                )
+                continue
+            status = response.status_code
+            self._count(status)
+            log.debug("%s %s -> %s (attempt %d)", self.name, endpoint, status, attempt)
+            if status == 200:
+                try:
+                    return response.json()
+                except ValueError:
+                    last = "200 with a body that is not JSON"
+                    if attempt >= self.policy.attempts:
+                        kind = response.headers.get("content-type", "no content type")
+                        raise BadResponseError(
+                            200,
+                            endpoint=f"{self.name} {endpoint}",
+                            message=f"{self.name} {endpoint} answered 200 with a body that is not JSON "
+                            f"({kind}, {len(response.content)} bytes)",
+                        ) from None
+                    self._wait(
+                        self.policy.backoff_for(attempt, self.rng), "bad body retry", deadline, endpoint, last
+                    )
+                    continue
+            reason = _error_reason(response)
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if status == 401 and self.tokens is not None:
+                if refreshed:
+                    raise AuthError(
+                        f"{self.name} {endpoint} refused a freshly granted token (HTTP 401"
+                        f"{', ' + reason if reason else ''}): re-authorise"
+                    )
+                refreshed = True
+                self.tokens.token(refresh=True, stale=token)
+                attempt -= 1  # a refreshed token is not a retry
+                continue
+            if status == 429:
+                last = f"HTTP 429{' ' + reason if reason else ''}"
+                wait = retry_after if retry_after is not None else self.policy.backoff_for(attempt, self.rng)
+                if wait > self.policy.max_wait or attempt >= self.policy.attempts:
+                    raise RateLimitedError(
+                        endpoint=f"{self.name} {endpoint}",
+                        reason=reason,
+                        retry_after=retry_after,
+                        resume_at=time.time() + (retry_after if retry_after is not None else 0.0),
+                    )
+                wait = max(wait, self.policy.min_retry_wait) * (1 + self.policy.jitter * self.rng.random())
+                wait = min(wait, self.policy.max_wait)
+                self.pacer.hold(wait)
+                self._wait(
+                    wait, f"rate limited by {self.name} ({reason or 'HTTP 429'})", deadline, endpoint, last
+                )
+                continue
+            if status in (403, 404):
+                raise EndpointUnavailable(
+                    status, endpoint=f"{self.name} {endpoint}", reason=reason, retry_after=retry_after
+                )
+            if status in RETRYABLE_STATUS:
+                last = f"HTTP {status}"
+                if attempt >= self.policy.attempts:
+                    raise SpotifyHTTPError(
+                        status,
+                        endpoint=f"{self.name} {endpoint}",
+                        reason=reason,
+                        retry_after=retry_after,
+                        message=f"{self.name} {endpoint} answered HTTP {status} on all {attempt} attempts",
+                    )
+                wait = self.policy.backoff_for(attempt, self.rng)
+                if retry_after is not None:
+                    wait = max(wait, min(retry_after, self.policy.max_wait))
+                self._wait(
+                    min(wait, self.policy.max_wait), f"{self.name} HTTP {status}", deadline, endpoint, last
+                )
+                continue
+            raise SpotifyHTTPError(
+                status, endpoint=f"{self.name} {endpoint}", reason=reason, retry_after=retry_after
+            )
+
+    def _wait_paced(self, delay: float, deadline: float, endpoint: str, last: str) -> None:
+        if self.clock() + delay > deadline:
+            raise DeadlineExceeded(
+                f"{self.name} {endpoint}: the call's deadline of {self.policy.deadline:g} s ran out "
+                f"waiting for the pacer (last: {last})",
+                endpoint=endpoint,
+            )
+        self.sleep(delay, "pacing")
