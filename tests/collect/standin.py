@@ -394,7 +394,18 @@ class StandIn:
         items = [self._public_track(t) for t in page_ids]
         if wrap:
             items = [
-                {"added_at": "2024-01-01T00:00:00Z", "added_by": None, "is_local": False, "item": t}
+                {
+                    "added_at": "2024-01-01T00:00:00Z",
+                    "added_by": {
+                        "external_urls": {"spotify": "https://open.spotify.com/user/standin"},
+                        "href": "https://api.spotify.com/v1/users/standin",
+                        "id": "standin",
+                        "type": "user",
+                        "uri": "spotify:user:standin",
+                    },
+                    "is_local": False,
+                    "item": t,
+                }
                 for t in items
             ]
         base = str(request.url.remove_query_params(["offset", "limit"]))

@@ -11,7 +11,7 @@ import threading
 
 import httpx
 import pytest
-from conftest import FAST
+from helpers import FAST, Waits
 
 from hitlab.collect.client import (
     ApiClient,
@@ -34,20 +34,6 @@ from hitlab.errors import (
 )
 
 SECRET = "s3cr3t-value-never-shown"
-
-
-class Waits:
-    """Records every wait instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[float, str]] = []
-
-    def __call__(self, seconds: float, why: str) -> None:
-        self.calls.append((seconds, why))
-
-    @property
-    def retry_waits(self) -> list[float]:
-        return [s for s, why in self.calls if why != "pacing"]
 
 
 def script(*answers: object) -> tuple[httpx.MockTransport, list[httpx.Request]]:

@@ -12,9 +12,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import FAST, GENRES, YEARS, creds, urls
+from helpers import FAST, GENRES, YEARS, Waits, creds, urls
 from standin import RB_FEATURES, Fault, StandIn
-from test_client import Waits
 
 import hitlab
 from hitlab.collect import CollectConfig, CollectResult, Store, collect
@@ -23,8 +22,18 @@ from hitlab.collect.collector import STORE_NAME
 from hitlab.errors import AuthError, RateLimitedError
 
 COMPARED = (
-    "track_name", "artist_name", "artist_id", "album_id", "release_date", "popularity",
-    *RB_FEATURES, "duration_ms", "time_signature", "genres", "artist_genres", "feature_source",
+    "track_name",
+    "artist_name",
+    "artist_id",
+    "album_id",
+    "release_date",
+    "popularity",
+    *RB_FEATURES,
+    "duration_ms",
+    "time_signature",
+    "genres",
+    "artist_genres",
+    "feature_source",
 )
 QUOTA = {"reason": "QUOTA_EXCEEDED", "message": "Too many requests"}
 
@@ -33,12 +42,26 @@ def run(server: StandIn, out: Path, waits: Waits | None = None, **config: Any) -
     config.setdefault("genres", tuple(GENRES))
     config.setdefault("years", tuple(YEARS))
     config.setdefault("workers", 3)
-    return collect(CollectConfig(out=out, **config), creds(server), urls(server), policy=FAST, rate=None,
-                   sleep=waits or Waits())
+    return collect(
+        CollectConfig(out=out, **config),
+        creds(server),
+        urls(server),
+        policy=FAST,
+        rate=None,
+        sleep=waits or Waits(),
+    )
 
 
-def served_table(server: StandIn, source: str | None, *, genres=GENRES, years=YEARS, playlists=(),
-                 omitted=frozenset(), dropped=None) -> pd.DataFrame:
+def served_table(
+    server: StandIn,
+    source: str | None,
+    *,
+    genres=GENRES,
+    years=YEARS,
+    playlists=(),
+    omitted=frozenset(),
+    dropped=None,
+) -> pd.DataFrame:
     """What the server served, as the rows the collector should produce.
 
     ``dropped`` maps ``(genre, year)`` to the track ids that query did not return.
@@ -60,9 +83,13 @@ def served_table(server: StandIn, source: str | None, *, genres=GENRES, years=YE
         arts = [server._public_artist(a["id"]) for a in t["artists"]]
         f = {} if (tid in omitted or source is None) else cat.features[tid]
         row = {
-            "track_id": tid, "track_name": t["name"], "artist_name": ", ".join(a["name"] for a in arts),
-            "artist_id": ",".join(a["id"] for a in arts), "album_id": t["album"]["id"],
-            "release_date": t["album"]["release_date"], "popularity": t.get("popularity"),
+            "track_id": tid,
+            "track_name": t["name"],
+            "artist_name": ", ".join(a["name"] for a in arts),
+            "artist_id": ",".join(a["id"] for a in arts),
+            "album_id": t["album"]["id"],
+            "release_date": t["album"]["release_date"],
+            "popularity": t.get("popularity"),
             "genres": tuple(sorted(gs)),
             "artist_genres": tuple(dict.fromkeys(g for a in arts for g in a.get("genres", []))),
             "feature_source": source if f else None,
@@ -172,8 +199,12 @@ def test_429_with_a_day_long_retry_after_checkpoints_and_resumes(dev: StandIn, t
     assert all(s <= FAST.max_wait for s, _ in waits.calls)  # the day was not slept
     with Store(tmp_path / STORE_NAME) as store:
         status = {q.query_id: q.status for q in store.query_status()}
-    assert status == {"search:pop:2019": "done", "search:pop:2020": "done", "search:rock:2019": "pending",
-                      "search:rock:2020": "pending"}
+    assert status == {
+        "search:pop:2019": "done",
+        "search:pop:2020": "done",
+        "search:rock:2019": "pending",
+        "search:rock:2020": "pending",
+    }
     before = len(dev.requests("search"))
     result = run(dev, tmp_path)
     assert_same(result.table, served_table(dev, "reccobeats"))

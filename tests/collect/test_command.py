@@ -1,0 +1,196 @@
+"""``hitlab collect`` end to end: CLI runner, ``--status``, exit codes, the secret scan and
+the kill -9 resume test (a real subprocess killed mid-run)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from helpers import GENRES, YEARS
+from standin import Fault, StandIn
+from typer.testing import CliRunner
+
+import hitlab
+from hitlab.collect.collector import REPORT_NAME, STORE_NAME, TABLE_NAME
+from hitlab.collect.command import EXIT_RATE_LIMITED, collect_command
+
+app = typer.Typer()
+app.command()(collect_command)
+runner = CliRunner()
+FAST_ARGS = ["--rate", "0", "--max-wait", "0.5", "--timeout", "2", "--deadline", "20", "--quiet"]
+
+
+def args(out: Path, *extra: str) -> list[str]:
+    return [
+        "--genres",
+        ",".join(GENRES),
+        "--years",
+        f"{YEARS[0]}-{YEARS[-1]}",
+        "--out",
+        str(out),
+        *FAST_ARGS,
+        *extra,
+    ]
+
+
+def test_cli_collects_and_summarises(dev: StandIn, tmp_path: Path) -> None:
+    result = runner.invoke(app, args(tmp_path), env=dev.env())
+    assert result.exit_code == 0, result.output
+    table = hitlab.read_tracks(tmp_path / TABLE_NAME)
+    assert f"wrote {len(table)} tracks" in result.output
+    assert "features from reccobeats" in result.output
+    assert (tmp_path / REPORT_NAME).is_file()
+
+
+def test_cli_long_rate_limit_exits_75_saying_when_to_resume(dev: StandIn, tmp_path: Path) -> None:
+    dev.inject("search", Fault(429, retry_after="86400", reason="QUOTA_EXCEEDED", match={"offset": "10"}))
+    result = runner.invoke(app, args(tmp_path), env=dev.env())
+    assert result.exit_code == EXIT_RATE_LIMITED
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "QUOTA_EXCEEDED" in lines[0] and "Retry-After 86400 s" in lines[0]
+    assert "run the same command again after" in lines[0] and "UTC" in lines[0]
+    status = runner.invoke(app, ["--status", "--out", str(tmp_path)])
+    assert status.exit_code == 0
+    assert "queries: 0 done, 4 pending, 0 failed" in status.output
+    lines = [" ".join(line.split()) for line in status.output.splitlines()]
+    assert "pending search:pop:2019 10 of 23 items" in lines
+    again = runner.invoke(app, args(tmp_path), env=dev.env())
+    assert again.exit_code == 0, again.output
+    status = runner.invoke(app, ["--status", "--out", str(tmp_path)])
+    assert "queries: 4 done, 0 pending, 0 failed" in status.output
+
+
+def test_status_shows_failed_queries_with_their_error(dev: StandIn, tmp_path: Path) -> None:
+    dev.inject(
+        "search", *[Fault(503, message="Service unavailable", match={"q": "genre:rock year:2020"})] * 6
+    )
+    result = runner.invoke(app, args(tmp_path), env=dev.env())
+    assert result.exit_code == 0
+    status = runner.invoke(app, ["--status", "--out", str(tmp_path)])
+    failed = [line for line in status.output.splitlines() if line.startswith("failed")]
+    assert len(failed) == 1 and "search:rock:2020" in failed[0] and "HTTP 503" in failed[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "message"),
+    [
+        (["--years", "2021-2010"], {}, "ends before it starts"),
+        (["--features", "magic"], {}, "features must be one of"),
+        ([], {"HITLAB_SPOTIFY_CLIENT_SECRET": "wrong"}, "re-authorise"),
+    ],
+)
+def test_errors_are_one_line_and_non_zero(dev: StandIn, tmp_path: Path, extra, env, message) -> None:
+    result = runner.invoke(app, [*args(tmp_path), *extra], env={**dev.env(), **env})
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0 and message in result.output
+
+
+def test_status_without_a_collection(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--status", "--out", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "no collection found" in result.output
+
+
+def _scan(folder: Path, needles: list[bytes]) -> list[str]:
+    hits = []
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            hits += [f"{path.name}: {n!r}" for n in needles if n in data]
+    return hits
+
+
+def test_the_client_secret_is_never_written(dev: StandIn, tmp_path: Path) -> None:
+    out, logs = tmp_path / "out", tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "collect.log"
+    secret = dev.client_secret.encode()
+    basic = base64.b64encode(f"{dev.client_id}:{dev.client_secret}".encode())
+    dev.inject("search", Fault(expire_tokens=True, match={"offset": "10"}))  # a refresh happens too
+    result = runner.invoke(app, [*args(out), "--log", str(log)], env=dev.env())
+    assert result.exit_code == 0, result.output
+    assert dev.grants == 2  # the secret was used, twice
+    assert log.stat().st_size > 0 and "GET /search -> 200" in log.read_text()
+    assert {p.name for p in out.iterdir()} >= {STORE_NAME, TABLE_NAME, REPORT_NAME}
+    assert _scan(out, [secret, basic]) == []
+    assert _scan(logs, [secret, basic]) == []
+    assert dev.client_secret not in result.output
+    # the scan does find a secret where there is one
+    (logs / "planted.txt").write_bytes(b"x" + basic + b"y")
+    assert _scan(logs, [secret, basic]) == [f"planted.txt: {basic!r}"]
+
+
+# ----------------------------------------------------------------------------- kill -9
+
+
+def _progress(db: Path) -> tuple[int, int]:
+    """(pages stored, artists stored), read while the collector writes (WAL allows it)."""
+    if not db.exists():
+        return 0, 0
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            pages = con.execute("SELECT COALESCE(SUM(n_pages), 0) FROM queries").fetchone()[0]
+            artists = con.execute("SELECT COUNT(*) FROM artists").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0, 0
+    return pages, artists
+
+
+def _command(out: Path) -> list[str]:
+    return [sys.executable, "-m", "hitlab.collect.command", *args(out), "--workers", "2"]
+
+
+@pytest.mark.parametrize("phase", ["search", "artists"])
+def test_kill_9_mid_run_then_resume_equals_an_uninterrupted_run(
+    catalogue, tmp_path: Path, phase: str
+) -> None:
+    with StandIn(catalogue, latency=0.03) as server:
+        env = {**os.environ, **server.env()}
+        killed, whole = tmp_path / "killed", tmp_path / "whole"
+        proc = subprocess.Popen(_command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while True:
+            pages, artists = _progress(killed / STORE_NAME)
+            if (phase == "search" and pages >= 3) or (phase == "artists" and artists >= 3):
+                break
+            assert proc.poll() is None, f"finished before the kill: {proc.stderr.read()!r}"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+        assert not (killed / TABLE_NAME).exists()
+        _, stored_artists = _progress(killed / STORE_NAME)
+        n_before = len(server.log)
+        resumed = subprocess.run(_command(killed), env=env, capture_output=True, text=True, timeout=60)
+        assert resumed.returncode == 0, resumed.stderr
+        n_mid = len(server.log)
+        full = subprocess.run(_command(whole), env=env, capture_output=True, text=True, timeout=60)
+        assert full.returncode == 0, full.stderr
+        resumed_log, full_log = server.log[n_before:n_mid], server.log[n_mid:]
+    a = pd.read_parquet(killed / TABLE_NAME)
+    b = pd.read_parquet(whole / TABLE_NAME)
+    pd.testing.assert_frame_equal(a, b)  # nothing lost, nothing duplicated, same order
+    assert a["track_id"].is_unique
+    # the resumed run did not redo what was stored: fewer requests than a whole run
+    assert len(resumed_log) < len(full_log)
+    n_artists = len([r for r in full_log if r["route"] == "artist"])
+    resumed_artists = [r for r in resumed_log if r["route"] == "artist"]
+    assert len(resumed_artists) <= n_artists - stored_artists + 1  # + the probe's one
+    if phase == "artists":
+        assert not [
+            r
+            for r in resumed_log
+            if r["route"] == "search" and r.get("status") == 200 and r["params"]["offset"] != "0"
+        ]
