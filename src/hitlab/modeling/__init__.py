@@ -1,0 +1,54 @@
+"""The shared modelling mechanism: one train / tune / evaluate / save loop for every task.
+
+- :mod:`~hitlab.modeling.split`: grouped outer split and grouped inner folds;
+- :mod:`~hitlab.modeling.zoo`: registry of estimators (in Pipelines) + search spaces + imbalance strategies;
+- :mod:`~hitlab.modeling.tune`: budgeted, seeded Optuna tuning on the inner folds;
+- :mod:`~hitlab.modeling.evaluate`: metrics with bootstrap 95% CIs;
+- :mod:`~hitlab.modeling.persist`: skops files with a manifest and sha256;
+- :mod:`~hitlab.modeling.task`: :func:`fit_task`, the loop popularity and genre both call.
+"""
+
+from hitlab.modeling.evaluate import METRICS, Estimate, bootstrap, class_recall, score
+from hitlab.modeling.persist import SavedModel, load_model, save_model
+from hitlab.modeling.split import Split, group_labels, inner_folds, outer_split
+from hitlab.modeling.task import Candidate, Task, TaskResult, fit_task
+from hitlab.modeling.tune import TuneResult, tune
+from hitlab.modeling.zoo import (
+    STRATEGIES,
+    ModelSpec,
+    Strategy,
+    available_models,
+    build_pipeline,
+    get_model,
+    register,
+    register_strategy,
+)
+
+__all__ = [
+    "METRICS",
+    "STRATEGIES",
+    "Candidate",
+    "Estimate",
+    "ModelSpec",
+    "SavedModel",
+    "Split",
+    "Strategy",
+    "Task",
+    "TaskResult",
+    "TuneResult",
+    "available_models",
+    "bootstrap",
+    "build_pipeline",
+    "class_recall",
+    "fit_task",
+    "get_model",
+    "group_labels",
+    "inner_folds",
+    "load_model",
+    "outer_split",
+    "register",
+    "register_strategy",
+    "save_model",
+    "score",
+    "tune",
+]

@@ -1,0 +1,397 @@
+"""The one train / tune / evaluate loop that every task (popularity, genre) runs.
+
+:func:`fit_task` takes the canonical track table and a :class:`Task` (target column,
+regression or classification, feature set, tuning metric) and:
+
+1. keeps the rows with a target, builds the feature frame, drops feature columns that
+   are empty in these rows (noted);
+2. makes the grouped outer split (:func:`~hitlab.modeling.split.outer_split`) and the grouped
+   inner folds over the training rows only;
+3. for each (model, imbalance strategy) candidate: tunes on the inner folds within the
+   budget (:func:`~hitlab.modeling.tune.tune`), refits on the whole training part (timed),
+   predicts the test part (timed), and scores it with bootstrap 95% CIs;
+4. picks the best candidate by its **cross-validated** score (never by the test score),
+   and refits it on every row for saving (``refit=True``).
+
+The leaderboard has one row per candidate: the test metrics with their CIs, the CV score,
+fit seconds, predict rows/s, tuning trials and seconds, and the tuned parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+
+from hitlab.errors import ConfigError, DataError
+from hitlab.features import FeatureSet, feature_frame
+from hitlab.modeling.evaluate import METRICS, Estimate, bootstrap, get_metric
+from hitlab.modeling.persist import data_hash, save_model
+from hitlab.modeling.split import Split, inner_folds, outer_split
+from hitlab.modeling.tune import TuneResult, predict_scores, tune
+from hitlab.modeling.zoo import available_models, build_pipeline, fit_params, get_model, missing_models
+
+__all__ = ["Candidate", "Task", "TaskResult", "fit_task"]
+
+#: Metrics reported for each kind of task, in leaderboard order.
+REPORTED: dict[str, tuple[str, ...]] = {
+    "regression": ("mae", "rmse", "r2"),
+    "classification": ("accuracy", "macro_f1", "balanced_accuracy", "top2", "log_loss"),
+}
+BASELINES = {"regression": "median", "classification": "majority"}
+
+
+@dataclass(frozen=True)
+class Task:
+    """What to predict and how to judge it.
+
+    Parameters
+    ----------
+    name
+        ``"popularity"`` or ``"genre"`` (used in file names and manifests).
+    kind
+        ``"regression"`` or ``"classification"``.
+    target
+        The target column of the track table (``"popularity"``, ``"genre"``).
+    features
+        The feature set (:func:`hitlab.features.resolve_features`).
+    metric
+        The metric tuned and used to pick the best candidate (by cross-validation).
+    default_model
+        The model hitlab recommends for this task (a zoo name).
+    """
+
+    name: str
+    kind: str
+    target: str
+    features: FeatureSet
+    metric: str
+    default_model: str = "lightgbm"
+
+    @property
+    def baseline(self) -> str:
+        return BASELINES[self.kind]
+
+    @property
+    def reported(self) -> tuple[str, ...]:
+        return REPORTED[self.kind]
+
+
+@dataclass
+class Candidate:
+    """One (model, strategy): tuned on the inner folds, fitted on the training part, tested."""
+
+    model: str
+    strategy: str
+    pipeline: Any
+    tuning: TuneResult
+    fit_seconds: float
+    predict_rows_per_s: float
+    prediction: np.ndarray
+    proba: np.ndarray | None
+    metrics: dict[str, Estimate]
+
+    @property
+    def key(self) -> str:
+        return self.model if self.strategy == "none" else f"{self.model}+{self.strategy}"
+
+
+@dataclass
+class TaskResult:
+    """Everything :func:`fit_task` produced.
+
+    ``rows`` is the task's table (rows with a target, original index); ``X`` its feature
+    frame; ``y`` the target (class codes for classification, see ``classes``); ``split``
+    positions into them. ``final`` is the best pipeline refitted on every row (or on the
+    training part when ``refit=False``).
+    """
+
+    task: Task
+    features: FeatureSet
+    rows: pd.DataFrame
+    X: pd.DataFrame
+    y: np.ndarray
+    classes: list[str] | None
+    split: Split
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    candidates: list[Candidate]
+    best: Candidate
+    baseline: Candidate
+    final: Any
+    final_rows: str
+    seed: int
+    n_boot: int
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def X_test(self) -> pd.DataFrame:
+        return self.X.iloc[self.split.test]
+
+    @property
+    def y_test(self) -> np.ndarray:
+        return self.y[self.split.test]
+
+    @property
+    def test_rows(self) -> pd.DataFrame:
+        return self.rows.iloc[self.split.test]
+
+    def candidate(self, key: str) -> Candidate:
+        """The candidate named ``model`` or ``model+strategy``."""
+        for c in self.candidates:
+            if c.key == key:
+                return c
+        raise ConfigError(f"no candidate {key!r}; have {', '.join(c.key for c in self.candidates)}")
+
+    def labels(self, codes: np.ndarray) -> np.ndarray:
+        """Class names of class codes (classification)."""
+        if self.classes is None:
+            raise ConfigError("a regression task has no class labels")
+        return np.asarray(self.classes, dtype=object)[np.asarray(codes, dtype=np.int64)]
+
+    def leaderboard(self) -> pd.DataFrame:
+        """One row per candidate, best test score of the task metric first."""
+        records = []
+        for c in self.candidates:
+            row: dict[str, Any] = {"model": c.model, "strategy": c.strategy,
+                                   "baseline": c.model == self.task.baseline,
+                                   "chosen": c is self.best,
+                                   f"cv_{self.task.metric}": c.tuning.score}
+            for name, est in c.metrics.items():
+                row[name] = est.value
+                row[f"{name}_low"] = est.low
+                row[f"{name}_high"] = est.high
+            row.update({
+                "fit_s": c.fit_seconds,
+                "predict_rows_per_s": c.predict_rows_per_s,
+                "trials": c.tuning.n_trials,
+                "tune_s": c.tuning.seconds,
+                "params": json.dumps(_plain(c.tuning.params), sort_keys=True),
+            })
+            records.append(row)
+        board = pd.DataFrame(records)
+        metric = get_metric(self.task.metric)
+        return board.sort_values(self.task.metric, ascending=not metric.greater_is_better,
+                                 kind="stable").reset_index(drop=True)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers for reports: the chosen model's metrics beside the baseline, with CIs."""
+        return {
+            "task": self.task.name,
+            "kind": self.task.kind,
+            "target": self.task.target,
+            "model": self.best.model,
+            "strategy": self.best.strategy,
+            "params": _plain(self.best.tuning.params),
+            "features": self.features.to_dict(),
+            "split": self.split.describe(),
+            "rows": len(self.rows),
+            "metrics": {
+                name: {"model": self.best.metrics[name].to_dict(),
+                       "baseline": self.baseline.metrics[name].to_dict(),
+                       "label": METRICS[name].label,
+                       "greater_is_better": METRICS[name].greater_is_better}
+                for name in self.task.reported
+            },
+            "cv_score": {"metric": self.task.metric, "value": self.best.tuning.score},
+            "fit_s": self.best.fit_seconds,
+            "predict_rows_per_s": self.best.predict_rows_per_s,
+            "candidates": [c.key for c in self.candidates],
+            "notes": list(self.notes),
+            "seconds": self.seconds,
+        }
+
+    def manifest(self) -> dict[str, Any]:
+        """What :func:`save` records beside the model file."""
+        return {
+            "task": self.task.name,
+            "kind": self.task.kind,
+            "target": self.task.target,
+            "model": self.best.model,
+            "strategy": self.best.strategy,
+            "params": _plain(self.best.tuning.params),
+            "features": self.features.to_dict(),
+            "classes": self.classes,
+            "trained_on": self.final_rows,
+            "training_rows": len(self.rows) if self.final_rows == "all rows" else int(self.split.train.size),
+            "training_data_sha256": data_hash(self.X, self.y) if self.final_rows == "all rows"
+            else data_hash(self.X.iloc[self.split.train], self.y[self.split.train]),
+            "metrics": {name: {"model": self.best.metrics[name].to_dict(),
+                               "baseline": self.baseline.metrics[name].to_dict()}
+                        for name in self.task.reported},
+            "metrics_note": "held-out test metrics of the same configuration fitted on the training part",
+            "split": self.split.describe(),
+            "seed": self.seed,
+        }
+
+    def save(self, path: str) -> Any:
+        """Save :attr:`final` with its manifest (see :mod:`hitlab.modeling.persist`)."""
+        return save_model(self.final, path, self.manifest())
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v.item() if isinstance(v, np.generic) else v)
+            for k, v in params.items()}
+
+
+def _candidates(task: Task, models: Sequence[str] | None, strategies: Sequence[str],
+                notes: list[str]) -> list[tuple[str, str]]:
+    names = list(models) if models is not None else available_models(task.kind)
+    if models is None:
+        for name, install in missing_models(task.kind).items():
+            notes.append(f"model {name!r} skipped: its optional package is not installed ({install})")
+    names = [n for n in names if n != task.baseline]
+    for name in names:
+        get_model(task.kind, name)  # validates the name and the optional extra
+    if task.kind == "regression" and list(strategies) != ["none"]:
+        raise ConfigError("imbalance strategies apply to classification tasks only")
+    pairs = [(task.baseline, "none")]
+    pairs += [(n, s) for n in names for s in strategies]
+    return pairs
+
+
+def fit_task(
+    tracks: pd.DataFrame,
+    task: Task,
+    *,
+    models: Sequence[str] | None = None,
+    strategies: Sequence[str] = ("none",),
+    budget: float = 20.0,
+    budgets: dict[str, float] | None = None,
+    max_trials: int | None = None,
+    seed: int = 42,
+    group_by: str = "track",
+    test_size: float = 0.33,
+    n_splits: int = 3,
+    n_boot: int = 1000,
+    refit: bool = True,
+    n_jobs: int = -1,
+    progress: Callable[[str], None] | None = None,
+) -> TaskResult:
+    """Tune, fit and test every candidate of ``task`` on a grouped split; pick and refit the best.
+
+    Parameters
+    ----------
+    tracks
+        The canonical track table (cleaned and labelled).
+    task
+        What to predict (:class:`Task`).
+    models
+        Zoo names to try (default: every installed model of the task's kind). The
+        baseline (``median`` / ``majority``) is always added.
+    strategies
+        Imbalance strategies crossed with every model (classification only).
+    budget
+        Tuning seconds per candidate; ``budgets`` overrides it per model name.
+    max_trials
+        Cap on tuning trials per candidate (default: the zoo entry's own cap).
+    seed
+        Seed of the split, folds, tuner, estimators and bootstrap.
+    group_by
+        ``"track"`` or ``"artist"``: no group on both sides of the split or of a fold.
+    test_size, n_splits
+        Share of groups held out for testing; inner cross-validation folds.
+    n_boot
+        Bootstrap resamples for the CIs.
+    refit
+        Refit the best candidate on every row (``final``); else keep the training-part fit.
+    n_jobs
+        Threads per estimator.
+    progress
+        Called with a short message as each candidate starts.
+
+    Raises
+    ------
+    DataError
+        No rows with a target, a single class, or too few groups.
+    ConfigError
+        Unknown model, strategy or metric; a strategy given to a regression task.
+    """
+    started = time.perf_counter()
+    say = progress or (lambda message: None)
+    notes: list[str] = []
+    if task.target not in tracks.columns:
+        raise DataError(f"the tracks have no {task.target!r} column to predict")
+    metric = get_metric(task.metric)
+    if metric.kind != task.kind:
+        raise ConfigError(f"metric {task.metric!r} is a {metric.kind} metric, the task is {task.kind}")
+    rows = tracks[tracks[task.target].notna()]
+    if len(rows) == 0:
+        raise DataError(f"no track has a {task.target!r} value")
+    if len(rows) < len(tracks):
+        notes.append(f"{len(tracks) - len(rows):,} tracks without {task.target} left out")
+    features = task.features
+    empty = [c for c in features.columns if c in rows.columns and rows[c].isna().all()]
+    if empty:
+        features = features.without(empty, "no value in this data")
+        notes.append(f"feature(s) {', '.join(empty)} dropped: no value in this data")
+    if not features.columns:
+        raise DataError(f"none of the {task.name} features has a value in this data")
+    X = feature_frame(rows, features)
+    classes: list[str] | None = None
+    if task.kind == "classification":
+        labels = rows[task.target].astype("string").to_numpy(dtype=object)
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise DataError(
+                f"the {task.target!r} column has a single class ({classes[0]!r}); nothing to learn"
+            )
+        lookup = {c: i for i, c in enumerate(classes)}
+        y = np.asarray([lookup[v] for v in labels], dtype=np.int64)
+    else:
+        y = pd.to_numeric(rows[task.target], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+    split = outer_split(rows, group_by=group_by, test_size=test_size, seed=seed)
+    train, test = split.train, split.test
+    X_train, y_train = X.iloc[train], y[train]
+    folds = inner_folds(split.groups[train], y_train if classes is not None else None,
+                        n_splits=n_splits, seed=seed)
+    n_classes = len(classes) if classes is not None else None
+    candidates: list[Candidate] = []
+    pairs = _candidates(task, models, strategies, notes)
+    for model_name, strategy in pairs:
+        spec = get_model(task.kind, model_name)
+        model_budget = (budgets or {}).get(model_name, budget)
+        label = model_name if strategy == "none" else f"{model_name} + {strategy}"
+        say(f"{label}: tuning ({model_budget:g} s budget)")
+        tuning = tune(spec, features, X_train, y_train, folds, metric=task.metric, strategy=strategy,
+                      budget=model_budget, max_trials=max_trials, seed=seed, n_jobs=n_jobs,
+                      n_classes=n_classes)
+        pipeline = build_pipeline(spec, features, params=tuning.params, strategy=strategy, seed=seed,
+                                  n_jobs=n_jobs)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            pipeline.fit(X_train, y_train, **fit_params(pipeline, strategy, y_train))
+        fit_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pred, proba = predict_scores(pipeline, X.iloc[test], task.kind)
+        predict_seconds = max(time.perf_counter() - t0, 1e-9)
+        if proba is not None and n_classes is not None and proba.shape[1] < n_classes:
+            proba = np.pad(proba, ((0, 0), (0, n_classes - proba.shape[1])))
+        metrics = bootstrap(task.reported, y[test], pred, proba, n_classes=n_classes, n_boot=n_boot,
+                            seed=seed)
+        candidates.append(Candidate(model_name, strategy, pipeline, tuning, fit_seconds,
+                                    len(test) / predict_seconds, pred, proba, metrics))
+    baseline = candidates[0]
+    contenders = candidates[1:] or candidates
+    sign = -1.0 if metric.greater_is_better else 1.0
+    best = min(contenders, key=lambda c: sign * c.tuning.score)
+    if refit:
+        say(f"refitting {best.key} on all {len(rows):,} rows")
+        final = build_pipeline(get_model(task.kind, best.model), features, params=best.tuning.params,
+                               strategy=best.strategy, seed=seed, n_jobs=n_jobs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            final.fit(X, y, **fit_params(final, best.strategy, y))
+        final_rows = "all rows"
+    else:
+        final, final_rows = best.pipeline, "training part"
+    return TaskResult(task, features, rows, X, y, classes, split, folds, candidates, best, baseline, final,
+                      final_rows, seed, n_boot, notes, time.perf_counter() - started)

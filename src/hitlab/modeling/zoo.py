@@ -1,0 +1,483 @@
+"""The model zoo: a registry of estimators (each inside a Pipeline with its preprocessing)
+and their search spaces, for regression and classification, plus imbalance strategies.
+
+A :class:`ModelSpec` says how to build the final estimator (``make(seed, n_jobs)``), which
+parameters it starts from, how Optuna samples its search space (``space(trial)``),
+whether its numeric inputs must be standardised, and which optional package it needs.
+:func:`build_pipeline` wraps it as ``prep -> [sampler] -> model`` in an imbalanced-learn
+Pipeline, so a sampler only ever runs at fit time, on the rows being fitted.
+
+Register a new model with :func:`register`::
+
+    register(ModelSpec("my_forest", "classification", make=..., space=..., defaults={...}))
+
+An :class:`Strategy` (``none``, ``undersample``, ``smote``, ``class_weight``) handles class
+imbalance: a sampler step, or balanced class weights (``class_weight="balanced"`` where
+the estimator has it, else balanced ``sample_weight`` passed to ``fit``; see
+:func:`fit_params`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from imblearn.pipeline import Pipeline
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline as SkPipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
+
+from hitlab.errors import ConfigError
+from hitlab.features import FeatureSet
+
+__all__ = [
+    "KINDS",
+    "STRATEGIES",
+    "ModelSpec",
+    "Strategy",
+    "available_models",
+    "build_pipeline",
+    "fit_params",
+    "get_model",
+    "make_preprocessor",
+    "missing_models",
+    "register",
+    "register_strategy",
+]
+
+KINDS = ("regression", "classification")
+#: Space = a function of an ``optuna.Trial`` returning estimator parameters.
+Space = Callable[[Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One zoo entry.
+
+    Parameters
+    ----------
+    name
+        Registry name (``"lightgbm"``), unique per kind.
+    kind
+        ``"regression"`` or ``"classification"``.
+    make
+        ``make(seed, n_jobs)`` returns the unfitted estimator with its default parameters.
+    space
+        ``space(trial)`` samples estimator parameters with Optuna; ``None``: nothing to tune.
+    defaults
+        Parameters tried first (Optuna's first trial), so tuning never ends worse than them.
+    scale
+        Standardise numeric inputs (linear models, k-NN, MLP).
+    max_trials
+        Upper bound on tuning trials (besides the time budget).
+    requires
+        Optional package (import name) the entry needs; ``extra`` is its pip extra.
+    description
+        One line for reports.
+    """
+
+    name: str
+    kind: str
+    make: Callable[[int, int], BaseEstimator]
+    space: Space | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    scale: bool = False
+    max_trials: int = 50
+    requires: str | None = None
+    extra: str | None = None
+    description: str = ""
+
+    @property
+    def install(self) -> str | None:
+        """The command installing the optional extra, or None."""
+        return f"pip install 'hitlab[{self.extra}]'" if self.extra else None
+
+    def is_available(self) -> bool:
+        return self.requires is None or importlib.util.find_spec(self.requires) is not None
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A way to handle class imbalance: a sampler step and/or balanced class weights."""
+
+    name: str
+    description: str
+    sampler: Callable[[int], Any] | None = None
+    balanced_weights: bool = False
+
+
+_REGISTRY: dict[str, dict[str, ModelSpec]] = {kind: {} for kind in KINDS}
+#: Imbalance strategies by name.
+STRATEGIES: dict[str, Strategy] = {}
+
+
+def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
+    """Add a model to the zoo (``replace=True`` to overwrite an entry)."""
+    if spec.kind not in KINDS:
+        raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, got {spec.kind!r}")
+    if spec.name in _REGISTRY[spec.kind] and not replace:
+        raise ConfigError(f"a {spec.kind} model named {spec.name!r} is already registered")
+    _REGISTRY[spec.kind][spec.name] = spec
+    return spec
+
+
+def register_strategy(strategy: Strategy, *, replace: bool = False) -> Strategy:
+    """Add an imbalance strategy (``replace=True`` to overwrite one)."""
+    if strategy.name in STRATEGIES and not replace:
+        raise ConfigError(f"an imbalance strategy named {strategy.name!r} is already registered")
+    STRATEGIES[strategy.name] = strategy
+    return strategy
+
+
+def get_model(kind: str, name: str) -> ModelSpec:
+    """The zoo entry ``name`` of ``kind``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown kind or name (the message lists the known names), or an optional
+        extra that is not installed (the message gives the install command).
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    try:
+        spec = _REGISTRY[kind][name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown {kind} model {name!r}; known: {', '.join(_REGISTRY[kind])}"
+        ) from None
+    if not spec.is_available():
+        raise ConfigError(f"model {name!r} needs the optional package {spec.requires!r}: {spec.install}")
+    return spec
+
+
+def available_models(kind: str) -> list[str]:
+    """Names of the registered models of ``kind`` whose packages are installed."""
+    return [name for name, spec in _REGISTRY[kind].items() if spec.is_available()]
+
+
+def missing_models(kind: str) -> dict[str, str]:
+    """Registered models of ``kind`` that need a package that is missing: name -> install command."""
+    return {name: spec.install or "" for name, spec in _REGISTRY[kind].items() if not spec.is_available()}
+
+
+def make_preprocessor(features: FeatureSet, *, scale: bool) -> ColumnTransformer:
+    """Median-impute (and optionally standardise) numeric columns; one-hot encode categorical ones."""
+    numeric_steps: list[tuple[str, Any]] = [
+        ("impute", SimpleImputer(strategy="median", keep_empty_features=True))
+    ]
+    if scale:
+        numeric_steps.append(("scale", StandardScaler()))
+    parts: list[tuple[str, Any, list[str]]] = []
+    if features.numeric:
+        parts.append(("num", SkPipeline(numeric_steps), list(features.numeric)))
+    if features.categorical:
+        parts.append(
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), list(features.categorical))
+        )
+    return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
+
+
+def _accepts(estimator: BaseEstimator, parameter: str) -> bool:
+    return parameter in inspect.signature(type(estimator).fit).parameters
+
+
+def build_pipeline(
+    spec: ModelSpec,
+    features: FeatureSet,
+    *,
+    params: dict[str, Any] | None = None,
+    strategy: str = "none",
+    seed: int = 42,
+    n_jobs: int = -1,
+) -> Pipeline:
+    """``prep -> [sample] -> model``: an unfitted imbalanced-learn Pipeline.
+
+    Parameters
+    ----------
+    spec
+        The zoo entry.
+    features
+        The columns the pipeline receives (a :func:`hitlab.features.feature_frame`).
+    params
+        Estimator parameters on top of ``spec.defaults``.
+    strategy
+        Imbalance strategy name (classification only; ``"none"`` for regression).
+    seed, n_jobs
+        Random seed and threads of the estimator and sampler.
+
+    Raises
+    ------
+    ConfigError
+        Unknown strategy, a strategy used for regression, or class weights for an estimator
+        that takes neither ``class_weight`` nor ``sample_weight``.
+    """
+    plan = get_strategy(strategy)
+    if spec.kind == "regression" and strategy != "none":
+        raise ConfigError(f"imbalance strategy {strategy!r} applies to classification only")
+    estimator = spec.make(seed, n_jobs)
+    estimator.set_params(**{**spec.defaults, **(params or {})})
+    if plan.balanced_weights:
+        if "class_weight" in estimator.get_params():
+            estimator.set_params(class_weight="balanced")
+        elif not _accepts(estimator, "sample_weight"):
+            raise ConfigError(
+                f"strategy {strategy!r} needs class or sample weights, "
+                f"which model {spec.name!r} does not take"
+            )
+    steps: list[tuple[str, Any]] = [("prep", make_preprocessor(features, scale=spec.scale))]
+    if plan.sampler is not None:
+        steps.append(("sample", plan.sampler(seed)))
+    steps.append(("model", estimator))
+    return Pipeline(steps)
+
+
+def get_strategy(name: str) -> Strategy:
+    """The imbalance strategy ``name`` (ConfigError listing the known ones otherwise)."""
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise ConfigError(f"unknown imbalance strategy {name!r}; known: {', '.join(STRATEGIES)}") from None
+
+
+def fit_params(pipeline: Pipeline, strategy: str, y: np.ndarray) -> dict[str, Any]:
+    """Extra ``fit`` arguments: balanced ``sample_weight`` when the strategy weights classes
+    and the model has no ``class_weight`` parameter; else nothing."""
+    plan = get_strategy(strategy)
+    model = pipeline.named_steps["model"]
+    if plan.balanced_weights and "class_weight" not in model.get_params():
+        return {"model__sample_weight": compute_sample_weight("balanced", y)}
+    return {}
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+def _undersampler(seed: int) -> Any:
+    from imblearn.under_sampling import RandomUnderSampler
+
+    return RandomUnderSampler(random_state=seed)
+
+
+def _smote(seed: int) -> Any:
+    from imblearn.over_sampling import SMOTE
+
+    return SMOTE(random_state=seed)
+
+
+register_strategy(Strategy("none", "no rebalancing"))
+register_strategy(Strategy("undersample", "random undersampling to the smallest class (training folds only)",
+                           sampler=_undersampler))
+register_strategy(Strategy("smote", "SMOTE oversampling of minority classes (training folds only)",
+                           sampler=_smote))
+register_strategy(Strategy("class_weight", "balanced class weights", balanced_weights=True))
+
+
+# --------------------------------------------------------------------------- regressors
+
+
+def _lgbm_space(trial: Any, objectives: tuple[str, ...] | None) -> dict[str, Any]:
+    params = {
+        "n_estimators": trial.suggest_int("n_estimators", 200, 1500, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.15, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 8, 128, log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", 5, 200, log=True),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30.0, log=True),
+    }
+    if objectives:
+        params["objective"] = trial.suggest_categorical("objective", list(objectives))
+    return params
+
+
+def _forest_space(trial: Any) -> dict[str, Any]:
+    return {
+        "n_estimators": trial.suggest_int("n_estimators", 50, 250, step=50),
+        "max_depth": trial.suggest_int("max_depth", 6, 24),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 30, log=True),
+        "max_features": trial.suggest_float("max_features", 0.2, 1.0),
+    }
+
+
+def _tree_space(trial: Any) -> dict[str, Any]:
+    return {
+        "max_depth": trial.suggest_int("max_depth", 2, 20),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 300, log=True),
+    }
+
+
+def _knn_space(trial: Any) -> dict[str, Any]:
+    return {
+        "n_neighbors": trial.suggest_int("n_neighbors", 5, 150, log=True),
+        "weights": trial.suggest_categorical("weights", ["uniform", "distance"]),
+    }
+
+
+def _mlp_space(trial: Any) -> dict[str, Any]:
+    width = trial.suggest_categorical("width", [32, 64, 128])
+    depth = trial.suggest_int("depth", 1, 2)
+    return {
+        "hidden_layer_sizes": (width,) * depth,
+        "alpha": trial.suggest_float("alpha", 1e-5, 1e-1, log=True),
+        "learning_rate_init": trial.suggest_float("learning_rate_init", 1e-4, 1e-2, log=True),
+    }
+
+
+def _hgb_space(trial: Any) -> dict[str, Any]:
+    return {
+        "max_iter": trial.suggest_int("max_iter", 100, 500, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+        "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 8, 128, log=True),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 5, 200, log=True),
+        "l2_regularization": trial.suggest_float("l2_regularization", 1e-4, 10.0, log=True),
+    }
+
+
+def _xgb_space(trial: Any) -> dict[str, Any]:
+    return {
+        "n_estimators": trial.suggest_int("n_estimators", 200, 1200, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.15, log=True),
+        "max_depth": trial.suggest_int("max_depth", 3, 10),
+        "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 50.0, log=True),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
+    }
+
+
+def _regressors() -> None:
+    from lightgbm import LGBMRegressor
+    from sklearn.dummy import DummyRegressor
+    from sklearn.ensemble import AdaBoostRegressor, HistGradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import Lasso, LinearRegression, Ridge
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.tree import DecisionTreeRegressor
+
+    def xgb(seed: int, n_jobs: int) -> BaseEstimator:
+        from xgboost import XGBRegressor
+
+        return XGBRegressor(random_state=seed, n_jobs=n_jobs, tree_method="hist", verbosity=0)
+
+    specs = [
+        ModelSpec("median", "regression", lambda s, j: DummyRegressor(strategy="median"),
+                  description="the trivial baseline: the training median"),
+        ModelSpec("linear", "regression", lambda s, j: LinearRegression(), scale=True,
+                  description="ordinary least squares"),
+        ModelSpec("ridge", "regression", lambda s, j: Ridge(), scale=True, max_trials=8,
+                  space=lambda t: {"alpha": t.suggest_float("alpha", 1e-3, 1e3, log=True)},
+                  description="L2-penalised linear regression"),
+        ModelSpec("lasso", "regression", lambda s, j: Lasso(max_iter=5000), scale=True, max_trials=8,
+                  defaults={"alpha": 0.01},
+                  space=lambda t: {"alpha": t.suggest_float("alpha", 1e-4, 1.0, log=True)},
+                  description="L1-penalised linear regression"),
+        ModelSpec("decision_tree", "regression", lambda s, j: DecisionTreeRegressor(random_state=s),
+                  space=_tree_space, defaults={"max_depth": 8, "min_samples_leaf": 20}, max_trials=15,
+                  description="one regression tree"),
+        ModelSpec("random_forest", "regression",
+                  lambda s, j: RandomForestRegressor(random_state=s, n_jobs=j),
+                  space=_forest_space, max_trials=6,
+                  defaults={"n_estimators": 100, "max_depth": 14, "min_samples_leaf": 3, "max_features": 0.5},
+                  description="random forest"),
+        ModelSpec("gradient_boosting", "regression",
+                  lambda s, j: HistGradientBoostingRegressor(random_state=s, early_stopping=False),
+                  space=_hgb_space, max_trials=10,
+                  defaults={"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
+                            "min_samples_leaf": 20},
+                  description="scikit-learn histogram gradient boosting"),
+        ModelSpec("adaboost", "regression",
+                  lambda s, j: AdaBoostRegressor(DecisionTreeRegressor(max_depth=4), random_state=s),
+                  max_trials=4, defaults={"n_estimators": 30, "learning_rate": 0.1},
+                  space=lambda t: {
+                      "n_estimators": t.suggest_int("n_estimators", 20, 100, log=True),
+                      "learning_rate": t.suggest_float("learning_rate", 0.01, 1.0, log=True),
+                      "loss": t.suggest_categorical("loss", ["linear", "square"]),
+                  },
+                  description="AdaBoost over depth-4 trees"),
+        ModelSpec("knn", "regression", lambda s, j: KNeighborsRegressor(n_jobs=j), scale=True,
+                  space=_knn_space, defaults={"n_neighbors": 50, "weights": "uniform"}, max_trials=6,
+                  description="k nearest neighbours"),
+        ModelSpec("mlp", "regression",
+                  lambda s, j: MLPRegressor(random_state=s, early_stopping=True, max_iter=150),
+                  scale=True, space=_mlp_space, max_trials=4,
+                  defaults={"hidden_layer_sizes": (64,), "alpha": 1e-3, "learning_rate_init": 1e-3},
+                  description="multi-layer perceptron"),
+        ModelSpec("lightgbm", "regression",
+                  lambda s, j: LGBMRegressor(random_state=s, n_jobs=j, verbose=-1, subsample_freq=1),
+                  space=lambda t: _lgbm_space(t, ("l1", "huber", "l2")), max_trials=60,
+                  defaults={"objective": "l1", "n_estimators": 600, "learning_rate": 0.03, "num_leaves": 31,
+                            "min_child_samples": 20, "subsample": 0.8, "colsample_bytree": 0.8,
+                            "reg_lambda": 1.0},
+                  description="LightGBM gradient-boosted trees"),
+        ModelSpec("xgboost", "regression", xgb, space=_xgb_space, max_trials=20,
+                  defaults={"objective": "reg:absoluteerror", "n_estimators": 500, "learning_rate": 0.05,
+                            "max_depth": 6, "subsample": 0.8, "colsample_bytree": 0.8},
+                  requires="xgboost", extra="xgboost", description="XGBoost (optional extra)"),
+    ]
+    for spec in specs:
+        register(spec)
+
+
+def _classifiers() -> None:
+    from lightgbm import LGBMClassifier
+    from sklearn.dummy import DummyClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+
+    def xgb(seed: int, n_jobs: int) -> BaseEstimator:
+        from xgboost import XGBClassifier
+
+        return XGBClassifier(random_state=seed, n_jobs=n_jobs, tree_method="hist", verbosity=0)
+
+    specs = [
+        ModelSpec("majority", "classification", lambda s, j: DummyClassifier(strategy="most_frequent"),
+                  description="the trivial baseline: always the most frequent class"),
+        ModelSpec("logistic", "classification", lambda s, j: LogisticRegression(max_iter=2000), scale=True,
+                  space=lambda t: {"C": t.suggest_float("C", 1e-3, 1e2, log=True)}, max_trials=8,
+                  description="multinomial logistic regression"),
+        ModelSpec("random_forest", "classification",
+                  lambda s, j: RandomForestClassifier(random_state=s, n_jobs=j),
+                  space=_forest_space, max_trials=6,
+                  defaults={"n_estimators": 200, "max_depth": 20, "min_samples_leaf": 2, "max_features": 0.5},
+                  description="random forest"),
+        ModelSpec("gradient_boosting", "classification",
+                  lambda s, j: HistGradientBoostingClassifier(random_state=s, early_stopping=False),
+                  space=_hgb_space, max_trials=10,
+                  defaults={"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
+                            "min_samples_leaf": 20},
+                  description="scikit-learn histogram gradient boosting"),
+        ModelSpec("knn", "classification", lambda s, j: KNeighborsClassifier(n_jobs=j), scale=True,
+                  space=_knn_space, defaults={"n_neighbors": 30, "weights": "distance"}, max_trials=6,
+                  description="k nearest neighbours"),
+        ModelSpec("mlp", "classification",
+                  lambda s, j: MLPClassifier(random_state=s, early_stopping=True, max_iter=300),
+                  scale=True, space=_mlp_space, max_trials=4,
+                  defaults={"hidden_layer_sizes": (64,), "alpha": 1e-3, "learning_rate_init": 1e-3},
+                  description="multi-layer perceptron"),
+        ModelSpec("lightgbm", "classification",
+                  lambda s, j: LGBMClassifier(random_state=s, n_jobs=j, verbose=-1, subsample_freq=1),
+                  space=lambda t: _lgbm_space(t, None), max_trials=40,
+                  defaults={"n_estimators": 400, "learning_rate": 0.05, "num_leaves": 31,
+                            "min_child_samples": 20, "subsample": 0.8, "colsample_bytree": 0.8,
+                            "reg_lambda": 1.0},
+                  description="LightGBM gradient-boosted trees"),
+        ModelSpec("xgboost", "classification", xgb, space=_xgb_space, max_trials=20,
+                  defaults={"n_estimators": 400, "learning_rate": 0.05, "max_depth": 6, "subsample": 0.8,
+                            "colsample_bytree": 0.8},
+                  requires="xgboost", extra="xgboost", description="XGBoost (optional extra)"),
+    ]
+    for spec in specs:
+        register(spec)
+
+
+_regressors()
+_classifiers()
