@@ -131,7 +131,7 @@ class Catalogue:
                         continue
                     tid = spotify_id(f"track:{g}:{y}:{i}")
                     n_art = 2 if i % 4 == 0 else 1
-                    arts = [pools[g][(i * 5 + k) % len(pools[g])] for k in range(n_art)]
+                    arts = [pools[g][(i * 7 + k) % len(pools[g])] for k in range(n_art)]
                     cat.tracks[tid] = _track(tid, f"{g} song {y}-{i}", [cat.artists[a] for a in arts], y, rng)
                     cat.features[tid] = _features(tid, rng)
                     ids.append(tid)

@@ -77,6 +77,8 @@ class Progress(Protocol):
 
     def advance(self, n: int = 1) -> None: ...
 
+    def resize(self, total: int) -> None: ...
+
     def note(self, text: str) -> None: ...
 
 
@@ -85,6 +87,9 @@ class _Silent:
         pass
 
     def advance(self, n: int = 1) -> None:
+        pass
+
+    def resize(self, total: int) -> None:
         pass
 
     def note(self, text: str) -> None:
@@ -239,13 +244,14 @@ class Collector:
         plans = {
             qid: page_offsets(limit, self.config.max_per_query, start=start) for qid, start in open_queries
         }
-        self.progress.phase("search", sum(len(p) for p in plans.values()))
+        estimate = sum(len(p) for p in plans.values())
+        self.progress.phase("search", estimate)
         for qid, _ in open_queries:
             query = by_id[qid]
             remaining = plans[qid]
             done_pages = 0
             try:
-                for offset in remaining:
+                for offset in plans[qid]:
                     if (qid, offset) in prefetched:
                         items, n_raw, total, has_next = prefetched.pop((qid, offset))
                     elif query.kind == "search":
@@ -257,6 +263,11 @@ class Collector:
                     cap = min(
                         total if total is not None else self.config.max_per_query, self.config.max_per_query
                     )
+                    if done_pages == 0:  # the first answer tells how many pages this query has
+                        needed = len([o for o in remaining if o < cap]) or 1
+                        estimate -= len(remaining) - needed
+                        self.progress.resize(estimate)
+                        remaining = remaining[:needed]
                     expected = max(0, min(limit, cap - offset))
                     next_offset = offset + limit
                     done = next_offset >= cap or not has_next or n_raw == 0

@@ -66,6 +66,8 @@ class RichProgress:
             transient=False,
         )
         self._task: TaskID | None = None
+        self._total: int | None = None
+        self._done = 0
         self._lock = threading.Lock()
 
     def __enter__(self) -> RichProgress:
@@ -73,22 +75,33 @@ class RichProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self._finish()
         self.bars.stop()
 
     def phase(self, name: str, total: int | None) -> None:
         with self._lock:
-            if self._task is not None:
-                self.bars.update(
-                    self._task,
-                    total=self.bars.tasks[self._task].completed or 1,
-                    completed=self.bars.tasks[self._task].completed or 1,
-                )
-                self.bars.stop_task(self._task)
+            self._finish()
             self._task = self.bars.add_task(name, total=total)
+            self._total, self._done = total, 0
+
+    def _finish(self) -> None:
+        if self._task is not None:
+            end = self._total if self._total is not None else max(self._done, 1)
+            self.bars.update(self._task, total=end, completed=end)
+            self.bars.stop_task(self._task)
 
     def advance(self, n: int = 1) -> None:
         if self._task is not None and n:
+            with self._lock:
+                self._done += n
             self.bars.advance(self._task, n)
+
+    def resize(self, total: int) -> None:
+        with self._lock:
+            if self._task is not None:
+                self._total = total
+                self.bars.update(self._task, total=total)
 
     def note(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
