@@ -324,3 +324,29 @@ def test_a_second_run_sends_no_request_but_the_probe(dev: StandIn, tmp_path: Pat
     assert set(routes) <= {"token", "search", "artists", "artist", "audio-features", "rb"}
     assert len(routes) <= 8
     pd.testing.assert_frame_equal(first.table, second.table)
+
+
+def test_403_mid_run_switches_the_path_off_without_retries(ext: StandIn, tmp_path: Path) -> None:
+    ext.inject("audio-features", Fault(), Fault(403, message="Forbidden"))  # the probe passes, the batch not
+    result = run(ext, tmp_path)
+    assert [r["status"] for r in ext.requests("audio-features")] == [200, 403]
+    caps = {c["name"]: c for c in result.report["capabilities"]}
+    assert caps["Spotify audio features"] == {
+        "name": "Spotify audio features",
+        "available": False,
+        "detail": "switched off mid-run",
+        "endpoint": "Spotify GET /audio-features",
+        "status": 403,
+        "reason": "Forbidden",
+    }
+    assert result.report["missing"]["features_failed"] == len(result.table) - 2  # all but the probe's two
+    again = run(ext, tmp_path)  # the path is probed again and the rest is fetched
+    assert_same(again.table, served_table(ext, "spotify"))
+
+
+def test_403_on_single_artists_mid_run_stops_asking(dev: StandIn, tmp_path: Path) -> None:
+    dev.inject("artist", Fault(), Fault(), Fault(403, message="Forbidden"))
+    result = run(dev, tmp_path, workers=1)
+    assert [r["status"] for r in dev.requests("artist")] == [200, 200, 403]
+    assert result.report["missing"]["artists_failed"] >= 1
+    assert not {c["name"]: c for c in result.report["capabilities"]}["artist genre tags"]["available"]

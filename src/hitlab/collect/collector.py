@@ -48,6 +48,7 @@ from hitlab.collect.spotify import (
     ARTIST_BATCH,
     FEATURES_BATCH,
     Capabilities,
+    Capability,
     SpotifyAPI,
     probe_rest,
     probe_search,
@@ -318,6 +319,10 @@ class Collector:
                     answer = self.api.artists(batch)
                 except (RateLimitedError, AuthError):
                     raise
+                except EndpointUnavailable as exc:
+                    self._switch_off("artists in batches of 50", exc)
+                    self.store.record_artists({}, failed=dict.fromkeys(batch, str(exc)))
+                    return  # the remaining ids stay pending for the next run
                 except CollectError as exc:
                     self.store.record_artists({}, failed=dict.fromkeys(batch, str(exc)))
                 else:
@@ -337,6 +342,7 @@ class Collector:
                 if exc.status == 403:  # the path is refused: switch it off for this run
                     self._stop.set()
                     self.caps.artist_single = False
+                    self._switch_off("artist genre tags", exc)
                 self.store.record_artists({}, failed={artist_id: str(exc)})
             except (RateLimitedError, AuthError):
                 self._stop.set()
@@ -348,6 +354,12 @@ class Collector:
             self.progress.advance()
 
         self._run_each(one, needed)
+
+    def _switch_off(self, name: str, exc: EndpointUnavailable) -> None:
+        """A path answered 403/404 mid-run: stop using it and record why."""
+        self.caps.add(Capability(name, False, "switched off mid-run", exc.endpoint, exc.status, exc.reason))
+        self.store.record_capabilities(self.caps.items)
+        self.progress.note(f"switched off {name}: {exc}")
 
     def _run_each(self, fn: Callable[[str], None], ids: Sequence[str]) -> None:
         """Call ``fn`` on every id with ``workers`` threads; re-raise the first fatal error."""
@@ -386,6 +398,11 @@ class Collector:
                     found, missing = self.reccobeats.audio_features(batch)
             except (RateLimitedError, AuthError):
                 raise
+            except EndpointUnavailable as exc:
+                name = "Spotify audio features" if source == "spotify" else "ReccoBeats audio features"
+                self._switch_off(name, exc)
+                self.store.record_features(source, {}, failed=dict.fromkeys(batch, str(exc)))
+                return  # no retries on a refused path; the rest stays pending for the next run
             except CollectError as exc:
                 self.store.record_features(source, {}, failed=dict.fromkeys(batch, str(exc)))
             else:
@@ -489,10 +506,11 @@ def build_table(
         row["feature_source"] = source if feats else None
         row["genres"] = tuple(sorted({by_id[q].genre for q in qids if by_id[q].genre}))
         tags: dict[str, None] = {}
+        statuses = [artists.get(aid, ("none", None, None))[0] for aid in _artist_ids(t)]
+        if any(s != "done" for s in statuses):
+            counts["artists_failed"] += 1  # tracks with an artist not fetched (failed or switched off)
         for aid in _artist_ids(t):
-            a_status, payload, _ = artists.get(aid, ("none", None, None))
-            if a_status == "failed":
-                counts["artists_failed"] += 1
+            _, payload, _ = artists.get(aid, ("none", None, None))
             for tag in (payload or {}).get("genres") or []:
                 tags[str(tag)] = None
         row["artist_genres"] = tuple(tags)
