@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "collect"))
 
-from helpers import Waits  # noqa: E402
+from collect_helpers import Waits  # noqa: E402
 from standin import Catalogue, StandIn  # noqa: E402
 
 from hitlab.collect import CollectConfig, Credentials, RetryPolicy, ServiceURLs, collect  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import GENRES, PER_QUERY, YEARS
+from collect_helpers import GENRES, PER_QUERY, YEARS
 from standin import Catalogue, StandIn
 
 

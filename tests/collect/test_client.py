@@ -11,7 +11,7 @@ import threading
 
 import httpx
 import pytest
-from helpers import FAST, Waits
+from collect_helpers import FAST, Waits
 
 from hitlab.collect.client import (
     ApiClient,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import FAST, GENRES, YEARS, Waits, creds, urls
+from collect_helpers import FAST, GENRES, YEARS, Waits, creds, urls
 from standin import RB_FEATURES, Fault, StandIn
 
 import hitlab

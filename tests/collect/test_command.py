@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
-from helpers import GENRES, YEARS
+from collect_helpers import GENRES, YEARS
 from standin import Fault, StandIn
 from typer.testing import CliRunner
 

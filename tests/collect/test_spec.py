@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from helpers import FAST, GENRES, YEARS, Waits, creds, urls
+from collect_helpers import FAST, GENRES, YEARS, Waits, creds, urls
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from standin import Fault, StandIn
