@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 import hitlab
 from hitlab.collect.collector import REPORT_NAME, STORE_NAME, TABLE_NAME
 from hitlab.collect.command import EXIT_RATE_LIMITED, collect_command
+from hitlab.collect.store import Store
 
 app = typer.Typer()
 app.command()(collect_command)
@@ -176,8 +177,8 @@ def test_kill_9_mid_run_then_resume_equals_an_uninterrupted_run(
         resumed = subprocess.run(_command(killed), env=env, capture_output=True, text=True, timeout=60)
         assert resumed.returncode == 0, resumed.stderr
         n_mid = len(server.log)
-        full = subprocess.run(_command(whole), env=env, capture_output=True, text=True, timeout=60)
-        assert full.returncode == 0, full.stderr
+        full = runner.invoke(app, [*args(whole), "--workers", "2"], env=server.env())  # the same command
+        assert full.exit_code == 0, full.output
         resumed_log, full_log = server.log[n_before:n_mid], server.log[n_mid:]
     a = pd.read_parquet(killed / TABLE_NAME)
     b = pd.read_parquet(whole / TABLE_NAME)
@@ -194,3 +195,22 @@ def test_kill_9_mid_run_then_resume_equals_an_uninterrupted_run(
             for r in resumed_log
             if r["route"] == "search" and r.get("status") == 200 and r["params"]["offset"] != "0"
         ]
+
+
+def test_registers_as_a_subcommand_of_a_larger_app() -> None:
+    big = typer.Typer()
+    big.command("collect")(collect_command)
+    big.command("other")(lambda: None)
+    result = runner.invoke(big, ["collect", "--help"])
+    assert result.exit_code == 0
+    for option in ("--genres", "--years", "--playlists", "--out", "--status", "--max-wait", "--features"):
+        assert option in result.output
+
+
+def test_status_reads_while_a_collection_holds_a_write_transaction(dev: StandIn, tmp_path: Path) -> None:
+    assert runner.invoke(app, args(tmp_path), env=dev.env()).exit_code == 0
+    with Store(tmp_path / STORE_NAME) as writer, writer.transaction():
+        start = time.monotonic()
+        status = runner.invoke(app, ["--status", "--out", str(tmp_path)])
+        assert time.monotonic() - start < 5
+    assert status.exit_code == 0 and "queries: 4 done, 0 pending, 0 failed" in status.output

@@ -73,7 +73,7 @@ class Capabilities:
 
 def _track_items(page: dict, *, key: str | None) -> tuple[list[dict], int, int | None, bool]:
     """Track objects of a paging object: ``(tracks, n_raw_items, total, has_next)``."""
-    paging = page.get(key) if key else page
+    paging = (page.get(key) if isinstance(page, dict) else None) if key else page
     if not isinstance(paging, dict) or not isinstance(paging.get("items"), list):
         raise BadResponseError(
             200, endpoint=key or "paging", message=f"a page without '{key or 'items'}.items'"

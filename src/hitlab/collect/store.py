@@ -84,10 +84,19 @@ class Store:
     Thread-safe: one connection, every transaction under a lock.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        if readonly:  # for --status while a collection may be writing: never takes a write lock
+            self._db = sqlite3.connect(
+                f"file:{self.path}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30,
+            )
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -98,10 +107,10 @@ class Store:
 
     @classmethod
     def open_existing(cls, path: str | Path) -> Store:
-        """Open a store that must exist already (for ``--status``)."""
+        """Open a store that must exist already, read-only (for ``--status``)."""
         if not Path(path).is_file():
             raise CollectError(f"no collection found at {path}: run 'hitlab collect' with this --out first")
-        return cls(path)
+        return cls(path, readonly=True)
 
     def close(self) -> None:
         with self._lock:
