@@ -350,3 +350,12 @@ def test_403_on_single_artists_mid_run_stops_asking(dev: StandIn, tmp_path: Path
     assert [r["status"] for r in dev.requests("artist")] == [200, 200, 403]
     assert result.report["missing"]["artists_failed"] >= 1
     assert not {c["name"]: c for c in result.report["capabilities"]}["artist genre tags"]["available"]
+
+
+def test_reccobeats_429_is_waited_out_like_spotify(dev: StandIn, tmp_path: Path) -> None:
+    dev.inject("rb", Fault(), Fault(429, retry_after="0.2", **QUOTA))  # the probe passes, a batch is limited
+    waits = Waits()
+    result = run(dev, tmp_path, waits)
+    assert_same(result.table, served_table(dev, "reccobeats"))
+    rb_waits = [s for s, why in waits.calls if "rate limited by ReccoBeats" in why]
+    assert len(rb_waits) == 1 and rb_waits[0] >= 0.2

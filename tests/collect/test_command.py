@@ -4,6 +4,7 @@ the kill -9 resume test (a real subprocess killed mid-run)."""
 from __future__ import annotations
 
 import base64
+import io
 import os
 import signal
 import sqlite3
@@ -16,12 +17,13 @@ import pandas as pd
 import pytest
 import typer
 from collect_helpers import GENRES, YEARS
+from rich.console import Console
 from standin import Fault, StandIn
 from typer.testing import CliRunner
 
 import hitlab
 from hitlab.collect.collector import REPORT_NAME, STORE_NAME, TABLE_NAME
-from hitlab.collect.command import EXIT_RATE_LIMITED, collect_command
+from hitlab.collect.command import EXIT_RATE_LIMITED, RichProgress, collect_command
 from hitlab.collect.store import Store
 
 app = typer.Typer()
@@ -214,3 +216,15 @@ def test_status_reads_while_a_collection_holds_a_write_transaction(dev: StandIn,
         status = runner.invoke(app, ["--status", "--out", str(tmp_path)])
         assert time.monotonic() - start < 5
     assert status.exit_code == 0 and "queries: 4 done, 0 pending, 0 failed" in status.output
+
+
+def test_progress_shows_a_countdown_while_waiting() -> None:
+    buffer = io.StringIO()
+    with RichProgress(Console(file=buffer, force_terminal=True, width=100)) as progress:
+        progress.phase("search", 3)
+        progress.advance(2)
+        start = time.monotonic()
+        progress.sleep(1.0, "rate limited by Spotify")
+        assert time.monotonic() - start >= 1.0
+    text = buffer.getvalue()
+    assert "waiting" in text and "rate limited" in text and "2/3" in text
