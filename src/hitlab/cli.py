@@ -82,6 +82,11 @@ def run(
         str | None,
         typer.Option(help="Comma-separated stages after load/clean/label, e.g. 'eda' or 'eda,popularity'."),
     ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(help="Popularity features: columns ('danceability,year,key') or edits of the "
+                     "default ('+energy,-genre')."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="TOML config file; options given here override it.")
     ] = None,
@@ -106,6 +111,7 @@ def run(
             name=name,
             drop_invalid=drop_invalid,
             stages=[s.strip() for s in stages.split(",") if s.strip()] if stages else None,
+            features=[f.strip() for f in features.split(",") if f.strip()] if features else None,
         )
         started = time.perf_counter()
         with console.status("starting", spinner="dots") as status:
