@@ -46,6 +46,7 @@ class RunConfig:
     min_duration_ms: float = 30_000
     max_duration_ms: float = 1_800_000
     stages: list[str] = field(default_factory=lambda: ["eda", "popularity", "genre", "report"])
+    features: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.labels not in ("playlist", "tags"):
@@ -60,6 +61,12 @@ class RunConfig:
             raise ConfigError(f"group_by must be 'track' or 'artist', got {self.group_by!r}")
         if self.budget <= 0:
             raise ConfigError(f"budget must be positive seconds, got {self.budget}")
+        if self.features is not None:
+            from hitlab.features import resolve_features
+
+            if isinstance(self.features, str):
+                self.features = [f.strip() for f in self.features.split(",") if f.strip()]
+            resolve_features("popularity", self.features)  # fail early on unknown columns
 
     @property
     def run_name(self) -> str:

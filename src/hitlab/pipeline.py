@@ -157,12 +157,52 @@ def _stage_eda(state: _State) -> None:
         state.figures[stem] = save_figure(fig, figures / f"{stem}.png")
 
 
+def _stage_popularity(state: _State) -> None:
+    """Popularity: leaderboard, OLS, error views, drivers, the saved model (see hitlab.popularity)."""
+    from hitlab.popularity import fit as fit_popularity
+
+    cfg = state.config
+    assert state.tracks is not None
+    result = fit_popularity(
+        state.tracks,
+        features=cfg.features,
+        budget=cfg.budget,
+        seed=cfg.seed,
+        group_by=cfg.group_by,
+        quick=cfg.quick,
+        progress=lambda message: state.progress("popularity", message),
+    )
+    state.progress("popularity", "writing tables, figures and the model")
+    (state.folder / "popularity").mkdir(exist_ok=True)
+    for relative, table in result.tables().items():
+        table.to_csv(state.folder / relative, index=False)
+    figures = state.folder / "figures"
+    figures.mkdir(exist_ok=True)
+    figure_files = {}
+    for stem, fig in result.figures().items():
+        state.figures[stem] = save_figure(fig, figures / f"{stem}.png")
+        figure_files[stem] = f"figures/{stem}.png"
+    model_file = result.fit.save(str(state.folder / "models" / "popularity.skops"))
+    section = result.section(figure_files)
+    (state.folder / "popularity" / "section.json").write_text(json.dumps(section, indent=2) + "\n")
+    summary = result.summary()
+    summary["files"] = {
+        "model": str(model_file.relative_to(state.folder)),
+        "tables": sorted(result.tables()),
+        "figures": figure_files,
+    }
+    (state.folder / "popularity" / "summary.json").write_text(
+        json.dumps(summary, indent=2, default=str) + "\n")
+    state.results["popularity"] = summary
+
+
 #: The stages in order. Later stages (popularity, genre, report) are appended here.
 STAGES: list[tuple[str, Callable[[_State], None]]] = [
     ("load", _stage_load),
     ("clean", _stage_clean),
     ("label", _stage_label),
     ("eda", _stage_eda),
+    ("popularity", _stage_popularity),
 ]
 
 

@@ -20,10 +20,18 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "correlation_heatmap",
+    "error_by_group",
+    "error_histogram",
+    "error_vs_actual",
     "feature_distributions",
+    "importance_bars",
+    "leaderboard_chart",
+    "partial_dependence_grid",
     "popularity_by_genre",
     "popularity_by_year",
+    "predicted_vs_actual",
     "save_figure",
+    "shap_summary",
 ]
 
 PALETTE = "#1f6f8b"
@@ -119,5 +127,163 @@ def popularity_by_year(tracks: pd.DataFrame) -> Figure:
     bottom.bar(stats.index, stats["count"], color="grey")
     bottom.set_ylabel("tracks")
     bottom.set_xlabel("release year")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- models (shared by tasks)
+
+
+def leaderboard_chart(board: pd.DataFrame, metric: str, label: str | None = None) -> Figure:
+    """Horizontal bars of one test metric per candidate with its 95% CI; baseline grey, chosen dark."""
+    data = board.iloc[::-1]
+    names = [m if s == "none" else f"{m} + {s}" for m, s in zip(data["model"], data["strategy"], strict=True)]
+    values = data[metric].to_numpy(float)
+    low_err = values - data[f"{metric}_low"].to_numpy(float)
+    err = np.vstack([low_err, data[f"{metric}_high"].to_numpy(float) - values])
+    colors = ["#999999" if b else ("#0b3c5d" if c else PALETTE)
+              for b, c in zip(data["baseline"], data["chosen"], strict=True)]
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(names) + 1.2))
+    ax.barh(names, values, xerr=err, color=colors, capsize=3)
+    low = np.nanmin(data[f"{metric}_low"].to_numpy(float))
+    high = np.nanmax(data[f"{metric}_high"].to_numpy(float))
+    pad = 0.15 * (high - low if high > low else 1.0)
+    ax.set_xlim(low - pad, high + pad)
+    ax.set_xlabel(label or metric)
+    ax.set_title("Leaderboard (dark: chosen by cross-validation; grey: baseline)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def error_histogram(errors: np.ndarray, label: str = "") -> Figure:
+    """Histogram of prediction errors (predicted - actual), with the mean and MAE marked."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.hist(errors, bins=60, color=PALETTE)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.axvline(float(np.mean(errors)), color="#c0392b", lw=1, ls="--", label=f"mean {np.mean(errors):+.2f}")
+    ax.set_xlabel("error (predicted - actual)")
+    ax.set_ylabel("tracks")
+    ax.set_title(f"Errors: MAE {np.mean(np.abs(errors)):.2f} {label}".strip(), fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, label: str = "") -> Figure:
+    """Hexbin of predicted against actual values, with the identity line."""
+    fig, ax = plt.subplots(figsize=(5, 4.4))
+    hb = ax.hexbin(actual, predicted, gridsize=40, cmap="Blues", mincnt=1)
+    lo = float(min(np.min(actual), np.min(predicted)))
+    hi = float(max(np.max(actual), np.max(predicted)))
+    ax.plot([lo, hi], [lo, hi], color="#c0392b", lw=1, label="perfect")
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"Predicted vs actual {label}".strip(), fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.colorbar(hb, ax=ax, label="tracks")
+    fig.tight_layout()
+    return fig
+
+
+def error_vs_actual(actual: np.ndarray, errors: np.ndarray, label: str = "") -> Figure:
+    """Hexbin of error against the true value, with the mean error per 5-point bin."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    hb = ax.hexbin(actual, errors, gridsize=40, cmap="Blues", mincnt=1)
+    bins = np.arange(np.floor(np.min(actual) / 5) * 5, np.max(actual) + 5, 5)
+    which = np.digitize(actual, bins)
+    centers = [(bins[i - 1] + 2.5) for i in np.unique(which)]
+    means = [float(np.mean(errors[which == i])) for i in np.unique(which)]
+    ax.plot(centers, means, color="#c0392b", lw=1.5, label="mean error")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("actual")
+    ax.set_ylabel("error (predicted - actual)")
+    ax.set_title(f"Error vs true value {label}".strip(), fontsize=10)
+    ax.legend(fontsize=8)
+    fig.colorbar(hb, ax=ax, label="tracks")
+    fig.tight_layout()
+    return fig
+
+
+def error_by_group(values: np.ndarray, groups: np.ndarray, ylabel: str = "absolute error",
+                   label: str = "") -> Figure:
+    """Violins of a per-row value (e.g. absolute error) per group, ordered by median."""
+    frame = pd.DataFrame({"v": values, "g": groups})
+    order = frame.groupby("g")["v"].median().sort_values().index.tolist()
+    data = [frame.loc[frame["g"] == g, "v"].to_numpy(float) for g in order]
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(order) + 1), 4))
+    parts = ax.violinplot(data, showmedians=True, showextrema=False)
+    for body in parts["bodies"]:
+        body.set_facecolor(PALETTE)
+        body.set_alpha(0.6)
+    ticks = [f"{g}\n(n={len(d):,})" for g, d in zip(order, data, strict=True)]
+    ax.set_xticks(range(1, len(order) + 1), ticks, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{ylabel.capitalize()} by group {label}".strip(), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def importance_bars(drivers: pd.DataFrame) -> Figure:
+    """Permutation importance (MAE increase, with std) and, when present, mean |SHAP| per feature."""
+    data = drivers.iloc[::-1]
+    has_shap = "mean_abs_shap" in data.columns
+    size = (10 if has_shap else 5.5, 0.3 * len(data) + 1.4)
+    fig, axes = plt.subplots(1, 2 if has_shap else 1, figsize=size, sharey=True)
+    axes = np.atleast_1d(axes)
+    axes[0].barh(data["feature"], data["permutation_mae_increase"], xerr=data["permutation_std"],
+                 color=PALETTE, capsize=2)
+    axes[0].set_xlabel("MAE increase when shuffled")
+    axes[0].set_title("Permutation importance (test rows)", fontsize=10)
+    if has_shap:
+        axes[1].barh(data["feature"], data["mean_abs_shap"], color="#e67e22")
+        axes[1].set_xlabel("mean |SHAP| (popularity points)")
+        axes[1].set_title("SHAP (LightGBM pred_contrib)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def shap_summary(shap: pd.DataFrame, values: pd.DataFrame, top: int = 10) -> Figure:
+    """Beeswarm-like view: SHAP value per track for the top features, coloured by the feature value."""
+    order = shap.abs().mean().sort_values(ascending=False).index[:top][::-1]
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(order) + 1.2))
+    scatter = None
+    for i, feature in enumerate(order):
+        contrib = shap[feature].to_numpy(float)
+        raw = values[feature]
+        if pd.api.types.is_numeric_dtype(raw):
+            v = raw.to_numpy(float)
+            lo, hi = np.nanpercentile(v, [5, 95])
+            colour = np.clip((v - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
+        else:
+            colour = np.full(len(contrib), 0.5)
+        y = i + rng.uniform(-0.3, 0.3, len(contrib))
+        scatter = ax.scatter(contrib, y, c=colour, cmap="coolwarm", s=4, alpha=0.6, vmin=0, vmax=1)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(order)), list(order), fontsize=8)
+    ax.set_xlabel("SHAP value (effect on predicted popularity)")
+    ax.set_title("What moves the prediction (colour: low to high feature value)", fontsize=10)
+    if scatter is not None:
+        fig.colorbar(scatter, ax=ax, label="feature value (scaled)")
+    fig.tight_layout()
+    return fig
+
+
+def partial_dependence_grid(curves: pd.DataFrame, ylabel: str = "prediction") -> Figure:
+    """One panel per feature: average prediction over the feature's range (partial dependence)."""
+    features = list(dict.fromkeys(curves["feature"]))
+    ncols = min(4, len(features))
+    nrows = math.ceil(len(features) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.8 * nrows), sharey=True, squeeze=False)
+    flat = axes.ravel()
+    for ax, feature in zip(flat, features, strict=False):
+        part = curves[curves["feature"] == feature]
+        ax.plot(part["value"], part.iloc[:, 2], color=PALETTE)
+        ax.set_xlabel(feature, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in flat[len(features):]:
+        ax.set_visible(False)
+    flat[0].set_ylabel(ylabel)
+    fig.suptitle("Partial dependence of the top features", fontsize=11)
     fig.tight_layout()
     return fig
