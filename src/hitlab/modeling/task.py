@@ -19,10 +19,11 @@ fit seconds, predict rows/s, tuning trials and seconds, and the tuned parameters
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,7 +243,14 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _candidates(task: Task, models: Sequence[str] | None, strategies: Sequence[str],
-                notes: list[str]) -> list[tuple[str, str]]:
+                notes: list[str], pairs: Sequence[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    if pairs is not None:
+        chosen = list(dict.fromkeys((str(m), str(s)) for m, s in pairs if m != task.baseline))
+        for name, strategy in chosen:
+            get_model(task.kind, name)
+            if task.kind == "regression" and strategy != "none":
+                raise ConfigError("imbalance strategies apply to classification tasks only")
+        return [(task.baseline, "none"), *chosen]
     names = list(models) if models is not None else available_models(task.kind)
     if models is None:
         for name, install in missing_models(task.kind).items():
@@ -263,6 +271,8 @@ def fit_task(
     *,
     models: Sequence[str] | None = None,
     strategies: Sequence[str] = ("none",),
+    pairs: Sequence[tuple[str, str]] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
     budget: float = 20.0,
     budgets: dict[str, float] | None = None,
     max_trials: int | None = None,
@@ -288,6 +298,12 @@ def fit_task(
         baseline (``median`` / ``majority``) is always added.
     strategies
         Imbalance strategies crossed with every model (classification only).
+    pairs
+        Explicit ``(model, strategy)`` pairs instead of ``models`` x ``strategies`` (the
+        baseline is still added first).
+    params
+        Per model name, estimator parameters laid over the zoo entry's defaults (the
+        starting point of tuning, and what is fitted when the budget allows one trial).
     budget
         Tuning seconds per candidate; ``budgets`` overrides it per model name.
     max_trials
@@ -354,9 +370,16 @@ def fit_task(
                         n_splits=n_splits, seed=seed)
     n_classes = len(classes) if classes is not None else None
     candidates: list[Candidate] = []
-    pairs = _candidates(task, models, strategies, notes)
-    for model_name, strategy in pairs:
+    pairs = _candidates(task, models, strategies, notes, pairs)
+
+    def spec_of(model_name: str) -> Any:
         spec = get_model(task.kind, model_name)
+        if params and model_name in params:
+            spec = dataclasses.replace(spec, defaults={**spec.defaults, **params[model_name]})
+        return spec
+
+    for model_name, strategy in pairs:
+        spec = spec_of(model_name)
         model_budget = (budgets or {}).get(model_name, budget)
         label = model_name if strategy == "none" else f"{model_name} + {strategy}"
         say(f"{label}: tuning ({model_budget:g} s budget)")
@@ -385,7 +408,7 @@ def fit_task(
     best = min(contenders, key=lambda c: sign * c.tuning.score)
     if refit:
         say(f"refitting {best.key} on all {len(rows):,} rows")
-        final = build_pipeline(get_model(task.kind, best.model), features, params=best.tuning.params,
+        final = build_pipeline(spec_of(best.model), features, params=best.tuning.params,
                                strategy=best.strategy, seed=seed, n_jobs=n_jobs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
