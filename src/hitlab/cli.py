@@ -84,14 +84,16 @@ def run(
     ] = None,
     features: Annotated[
         str | None,
-        typer.Option(help="Popularity features: columns ('danceability,year,key') or edits of the "
-                     "default ('+energy,-genre')."),
+        typer.Option(
+            help="Popularity features: columns ('danceability,year,key') or edits of the "
+            "default ('+energy,-genre')."
+        ),
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="TOML config file; options given here override it.")
     ] = None,
 ) -> None:
-    """Run the pipeline: load -> clean -> label -> EDA, into runs/<name>/."""
+    """Run the pipeline: load, clean, label, EDA, popularity, genre, report, into runs/<name>/."""
     from hitlab.config import load_config
     from hitlab.pipeline import run as run_pipeline
 
@@ -156,6 +158,58 @@ def run(
     console.print(f"[bold green]Done[/] in {total:.1f} s. Run folder: [bold]{result.folder}[/]")
     if (result.folder / "report.html").exists():
         console.print(f"Report: [bold]{result.folder / 'report.html'}[/]")
+
+
+@app.command()
+def predict(
+    data: Annotated[
+        str, typer.Argument(help="Tracks to score: CSV, Parquet or JSON lines; '-' reads stdin.")
+    ],
+    run_folder: Annotated[Path, typer.Option("--run", help="The run folder whose models to use.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output file; '-' writes stdout.")] = "-",
+    mapping: Annotated[str | None, typer.Option(help="Column mapping: a preset name or a TOML file.")] = None,
+    input_format: Annotated[str, typer.Option(help="Format of stdin: csv, parquet or jsonl.")] = "csv",
+    output_format: Annotated[
+        str | None,
+        typer.Option(help="csv, parquet or jsonl (default: from the output suffix; csv for stdout)."),
+    ] = None,
+    top_k: Annotated[int, typer.Option(help="Genre guesses per track.")] = 3,
+) -> None:
+    """Predict popularity and the genre top-k for new tracks with a run's saved models."""
+    import sys
+    import tempfile
+
+    from hitlab.datasets import read_tracks
+    from hitlab.predict import load, write_table
+
+    formats = ("csv", "parquet", "jsonl")
+    for value, option in ((input_format, "--input-format"), (output_format, "--output-format")):
+        if value is not None and value not in formats:
+            err_console.print(
+                f"[bold red]error:[/] {option} must be one of {', '.join(formats)}, got {value!r}"
+            )
+            raise typer.Exit(2)
+    try:
+        predictor = load(run_folder)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(data)
+            if data == "-":
+                path = Path(tmp) / f"stdin.{input_format}"
+                path.write_bytes(sys.stdin.buffer.read())
+            tracks = read_tracks(path, mapping)
+            if data == "-":
+                tracks.attrs["source"] = "<stdin>"
+            result = predictor.predict(tracks, top_k=top_k)
+            if output == "-":
+                out = Path(tmp) / f"out.{output_format or 'csv'}"
+                write_table(result, out, output_format or "csv")
+                sys.stdout.buffer.write(out.read_bytes())
+                sys.stdout.flush()
+            else:
+                write_table(result, output, output_format)
+                err_console.print(f"{len(result):,} predictions written to {output}")
+    except HitlabError as exc:
+        raise _fail(exc) from None
 
 
 @app.command()
@@ -248,6 +302,15 @@ def validate(
         f"(mapping {tracks.attrs.get('mapping')})"
         + (f"; extra columns kept: {', '.join(extras)}" if extras else "")
     )
+
+
+def _register_collect() -> None:
+    from hitlab.collect.command import collect_command
+
+    app.command("collect", help=collect_command.__doc__)(collect_command)
+
+
+_register_collect()
 
 
 def main() -> None:

@@ -1,0 +1,54 @@
+"""Benchmark: wall time of the whole ``hitlab run`` on the built-in data.
+
+Runs the real command twice in fresh subprocesses (so imports count, as for a user):
+with the default budget and with ``--quick``. Targets on 2 cores: default under 5
+minutes, ``--quick`` under 60 s.
+
+Run: ``python benchmarks/end_to_end.py [--only quick|default]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CASES = {"default": [], "quick": ["--quick"]}
+TARGETS = {"default": 300.0, "quick": 60.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(CASES))
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in CASES.items():
+            if args.only and name != args.only:
+                continue
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "hitlab", "run", "--out", tmp, "--name", name, *extra],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            wall = time.perf_counter() - started
+            manifest = json.loads((Path(tmp) / name / "manifest.json").read_text())
+            rows.append((name, wall, manifest["timings_s"]))
+    stages = sorted(
+        {s for _, _, t in rows for s in t}, key=lambda s: list(rows[0][2]).index(s) if s in rows[0][2] else 99
+    )
+    print(f"{'run':<9} {'wall s':>8} {'target s':>9} {'met':>4}  " + " ".join(f"{s:>10}" for s in stages))
+    for name, wall, timings in rows:
+        met = "yes" if wall < TARGETS[name] else "NO"
+        cells = " ".join(f"{timings.get(s, 0):>10.1f}" for s in stages)
+        print(f"{name:<9} {wall:>8.1f} {TARGETS[name]:>9.0f} {met:>4}  {cells}")
+
+
+if __name__ == "__main__":
+    main()

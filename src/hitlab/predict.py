@@ -1,0 +1,185 @@
+"""Predict popularity and genre for new tracks with the models a run saved.
+
+``hitlab.load("runs/NAME").predict(tracks)`` (or ``hitlab predict --run runs/NAME FILE``)
+returns, for each track, the predicted popularity and the genre top-k with probabilities.
+
+New tracks usually have neither popularity nor genre, and each model may use the other's
+target as a feature (the popularity model one-hot encodes the genre label; the genre
+model uses popularity). :meth:`Predictor.predict` never fails for a missing target:
+
+- a **given** value (a ``popularity`` column, or a genre label in ``genres``) is used as is;
+- a missing **genre** for the popularity model: the popularity model predicts the track
+  under every genre and the predictions are averaged, weighted by the genre model's
+  probabilities (first with the training genre frequencies, then refined once with the
+  genre model fed the resulting popularity);
+- a missing **popularity** for the genre model: the popularity model's prediction is used.
+
+The output columns ``genre_used_for_popularity`` and ``popularity_used_for_genre`` say,
+row by row, which happened. Everything is vectorised: one call per model and class.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hitlab import schema
+from hitlab.errors import ModelFileError
+from hitlab.modeling.persist import SavedModel, load_model
+
+__all__ = ["MODEL_FILES", "Predictor", "load"]
+
+#: Where a run keeps its models, by task.
+MODEL_FILES = {"popularity": "models/popularity.skops", "genre": "models/genre.skops"}
+ID_COLUMNS = ("track_id", "track_name", "artist_name")
+
+
+def _first_label(genres: pd.Series) -> pd.Series:
+    first = [t[0] if isinstance(t, tuple) and len(t) else None for t in genres]
+    return pd.Series(first, index=genres.index, dtype="string")
+
+
+@dataclass
+class Predictor:
+    """The saved models of one run, ready to score new tracks."""
+
+    folder: Path
+    popularity: SavedModel | None
+    genre: SavedModel | None
+
+    @classmethod
+    def load(cls, folder: str | Path, *, allow_version_mismatch: bool = False) -> Predictor:
+        """Load the models of a run folder, checking each file's sha256 against its manifest."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ModelFileError(f"{folder}: no such run folder")
+        models: dict[str, SavedModel | None] = {}
+        for task, rel in MODEL_FILES.items():
+            path = folder / rel
+            models[task] = (
+                load_model(path, allow_version_mismatch=allow_version_mismatch) if path.exists() else None
+            )
+        if not any(models.values()):
+            raise ModelFileError(
+                f"{folder}: no saved model ({', '.join(MODEL_FILES.values())}); run `hitlab run` first"
+            )
+        return cls(folder, models["popularity"], models["genre"])
+
+    @property
+    def genre_classes(self) -> list[str]:
+        return list(self.genre.classes or []) if self.genre is not None else []
+
+    def _genre_prior(self) -> np.ndarray:
+        """Training class frequencies of the genre model (uniform when not recorded)."""
+        assert self.genre is not None
+        counts = self.genre.manifest.get("class_counts")
+        classes = self.genre_classes
+        if isinstance(counts, dict) and all(c in counts for c in classes):
+            prior = np.array([float(counts[c]) for c in classes])
+            return prior / prior.sum()
+        return np.full(len(classes), 1.0 / len(classes))
+
+    def _popularity_by_genre(self, work: pd.DataFrame, classes: list[str]) -> np.ndarray:
+        """Popularity predicted under each genre: shape (rows, classes)."""
+        assert self.popularity is not None
+        out = np.empty((len(work), len(classes)))
+        probe = work.copy()
+        for j, label in enumerate(classes):
+            probe["genre"] = label
+            out[:, j] = self.popularity.predict(probe)
+        return out
+
+    def _genre_proba(self, work: pd.DataFrame, popularity: np.ndarray) -> np.ndarray:
+        assert self.genre is not None
+        probe = work.copy()
+        probe["popularity"] = popularity
+        proba = self.genre.predict_proba(probe)
+        return proba.reindex(columns=self.genre_classes, fill_value=0.0).to_numpy()
+
+    def predict(self, tracks: pd.DataFrame, *, top_k: int = 3) -> pd.DataFrame:
+        """Predicted popularity and genre top-k for every row of ``tracks``.
+
+        Parameters
+        ----------
+        tracks
+            A canonical track table (from :func:`hitlab.read_tracks`), or a frame with
+            canonical column names, which is validated first (same errors as import).
+        top_k
+            How many genre guesses to return, most likely first.
+        """
+        if not set(schema.NAMES) <= set(tracks.columns):
+            tracks = schema.coerce(tracks, source=str(tracks.attrs.get("source", "<DataFrame>")))
+        work = tracks.copy()
+        work["genre"] = _first_label(work["genres"]) if "genres" in work else pd.NA
+        given_pop = work["popularity"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+        has_pop = ~np.isnan(given_pop)
+        has_genre = work["genre"].notna().to_numpy()
+        out = pd.DataFrame({c: work[c] for c in ID_COLUMNS if c in work}, index=work.index)
+
+        pop_uses_genre = self.popularity is not None and "genre" in self.popularity.features.categorical
+        pop_pred: np.ndarray | None = None
+        proba: np.ndarray | None = None
+        if self.popularity is not None:
+            pop_pred = np.asarray(self.popularity.predict(work), dtype=float)
+            if pop_uses_genre and self.genre is not None and not has_genre.all():
+                missing = ~has_genre
+                rows = work[missing]
+                by_genre = self._popularity_by_genre(rows, self.genre_classes)
+                first = by_genre @ self._genre_prior()
+                p = self._genre_proba(rows, np.where(has_pop[missing], given_pop[missing], first))
+                pop_pred[missing] = (by_genre * p).sum(axis=1)
+            pop_pred = np.clip(pop_pred, 0, 100)
+            out["predicted_popularity"] = pop_pred
+            if pop_uses_genre:
+                out["genre_used_for_popularity"] = np.where(
+                    has_genre, "given", "predicted" if self.genre is not None else "missing"
+                )
+        if self.genre is not None:
+            uses_pop = "popularity" in self.genre.features.numeric
+            fill = pop_pred if pop_pred is not None else np.full(len(work), np.nan)
+            popularity = np.where(has_pop, given_pop, fill)
+            proba = self._genre_proba(work, popularity)
+            k = max(1, min(top_k, proba.shape[1]))
+            order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+            names = np.asarray(self.genre_classes, dtype=object)
+            for i in range(k):
+                out[f"genre_{i + 1}"] = names[order[:, i]]
+                out[f"genre_{i + 1}_probability"] = np.take_along_axis(proba, order[:, i : i + 1], axis=1)[
+                    :, 0
+                ]
+            if uses_pop:
+                out["popularity_used_for_genre"] = np.where(
+                    has_pop, "given", "predicted" if pop_pred is not None else "missing"
+                )
+        return out.reset_index(drop=True)
+
+    def describe(self) -> dict:
+        """The manifests of the loaded models."""
+        return {
+            task: (model.manifest if model is not None else None)
+            for task, model in (("popularity", self.popularity), ("genre", self.genre))
+        }
+
+
+def load(folder: str | Path, *, allow_version_mismatch: bool = False) -> Predictor:
+    """Load a run's saved models: ``hitlab.load("runs/NAME").predict(tracks)``."""
+    return Predictor.load(folder, allow_version_mismatch=allow_version_mismatch)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None) -> None:
+    """Write predictions as CSV, Parquet or JSON lines (by ``fmt`` or the file suffix)."""
+    fmt = fmt or {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(
+        Path(path).suffix.lower(), "csv"
+    )
+    if fmt == "parquet":
+        frame.to_parquet(path, index=False)
+    elif fmt == "jsonl":
+        Path(path).write_text(
+            "".join(json.dumps(r, default=str) + "\n" for r in frame.to_dict(orient="records")), "utf-8"
+        )
+    else:
+        frame.to_csv(path, index=False)
