@@ -13,6 +13,15 @@ from hitlab.modeling.tune import predict_scores
 from hitlab.modeling.zoo import ModelSpec, available_models, build_pipeline, fit_params, get_model
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """OpenMP/BLAS estimators (histogram gradient boosting, MLP) crawl when threads compete for cores."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 @pytest.fixture(scope="module")
 def small(tracks_slice: pd.DataFrame) -> pd.DataFrame:
     return tracks_slice.head(600)

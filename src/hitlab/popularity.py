@@ -51,7 +51,7 @@ __all__ = [
 #: Models of ``quick`` runs (the baseline is always added).
 QUICK_MODELS: tuple[str, ...] = ("linear", "random_forest", "lightgbm")
 #: Share of the tuning budget given to each model other than the task's default model.
-OTHER_BUDGET_SHARE = 0.2
+OTHER_BUDGET_SHARE = 0.15
 DEFAULT_MODEL = "lightgbm"
 METRIC_LABELS = {"mae": "MAE", "rmse": "RMSE", "r2": "R2"}
 
@@ -77,17 +77,21 @@ def _design(tracks: pd.DataFrame, features: FeatureSet) -> pd.DataFrame:
     return design.loc[:, design.std() > 0]
 
 
+def _vifs(values: np.ndarray) -> np.ndarray:
+    """VIF of each column (intercept implied): the diagonal of the inverse correlation matrix,
+    which equals 1 / (1 - R2) of regressing the column on all the others."""
+    corr = np.corrcoef(values, rowvar=False)
+    return np.diag(np.linalg.pinv(corr))
+
+
 def vif_table(tracks: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Variance inflation factor of each numeric column (with an intercept in the design).
 
     A VIF above 5-10 says the column is mostly explained by the others (collinear).
     """
-    from statsmodels.stats.outliers_influence import variance_inflation_factor
-
     numeric = pd.DataFrame({c: pd.to_numeric(tracks[c], errors="coerce").astype("float64") for c in columns})
     numeric = numeric.dropna()
-    design = np.column_stack([np.ones(len(numeric)), numeric.to_numpy()])
-    vifs = [variance_inflation_factor(design, i + 1) for i in range(len(columns))]
+    vifs = _vifs(numeric.to_numpy())
     corr = numeric.corr()
     partner = [corr[c].drop(c).abs().idxmax() for c in columns]
     return pd.DataFrame({
@@ -110,7 +114,6 @@ def ols_summary(tracks: pd.DataFrame, features: FeatureSet) -> tuple[pd.DataFram
         fit without an intercept, which is *uncentered* (compares to 0, not to the mean).
     """
     import statsmodels.api as sm
-    from statsmodels.stats.outliers_influence import variance_inflation_factor
 
     rows = tracks[tracks["popularity"].notna()]
     design = _design(rows, features)
@@ -122,8 +125,7 @@ def ols_summary(tracks: pd.DataFrame, features: FeatureSet) -> tuple[pd.DataFram
     with_const = sm.add_constant(design, has_constant="add")
     model = sm.OLS(y, with_const).fit()
     ci = model.conf_int()
-    values = with_const.to_numpy()
-    vif = [np.nan] + [variance_inflation_factor(values, i) for i in range(1, values.shape[1])]
+    vif = [np.nan, *_vifs(design.to_numpy(float))]
     table = pd.DataFrame({
         "term": with_const.columns,
         "coef": model.params.to_numpy(),
@@ -276,7 +278,7 @@ def drivers(result: TaskResult, *, max_rows: int = 2000, n_repeats: int = 5, top
     for feature in numeric_top:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            pd_result = partial_dependence(pipeline, X, [feature], kind="average", grid_resolution=25,
+            pd_result = partial_dependence(pipeline, X, [feature], kind="average", grid_resolution=20,
                                            percentiles=(0.02, 0.98))
         grid = pd_result["grid_values"][0]
         curves.append(pd.DataFrame({"feature": feature, "value": grid,
@@ -427,7 +429,7 @@ def fit(
     group_by: str = "track",
     quick: bool = False,
     n_boot: int = 1000,
-    n_jobs: int = -1,
+    n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> PopularityResult:
     """Fit and analyse the popularity task.
@@ -450,10 +452,14 @@ def fit(
     n_boot
         Bootstrap resamples for the CIs.
     n_jobs
-        Threads per estimator.
+        Threads per estimator (OpenMP/BLAS pools are limited to it too). One thread is the
+        default: on this data a LightGBM fit gains little from two threads on an idle
+        machine, and loses ten-fold when another process competes for the cores.
     progress
         Called with short messages.
     """
+    from threadpoolctl import threadpool_limits
+
     say = progress or (lambda message: None)
     task = popularity_task(features)
     if quick:
@@ -461,8 +467,9 @@ def fit(
         models = models or [m for m in QUICK_MODELS if m in available_models("regression")]
     budgets = {name: budget * OTHER_BUDGET_SHARE for name in available_models("regression")}
     budgets[task.default_model] = budget
-    result = fit_task(tracks, task, models=models, budget=budget, budgets=budgets, seed=seed,
-                      group_by=group_by, n_boot=n_boot, n_jobs=n_jobs, progress=say)
+    with threadpool_limits(limits=n_jobs if n_jobs > 0 else None):
+        result = fit_task(tracks, task, models=models, budget=budget, budgets=budgets, seed=seed,
+                          group_by=group_by, n_boot=n_boot, n_jobs=n_jobs, progress=say)
     say("OLS summary and variance inflation factors")
     ols, ols_stats = ols_summary(result.rows, result.features)
     audio = [c for c in NUMERIC_COLUMNS if c != "popularity" and result.rows[c].notna().any()]
@@ -470,7 +477,8 @@ def fit(
     say("error views and drivers")
     errors = error_table(result)
     by_genre = errors_by_genre(errors, n_boot=n_boot, seed=seed)
-    found = drivers(result, max_rows=800 if quick else 2000, n_repeats=3 if quick else 5, seed=seed)
+    with threadpool_limits(limits=n_jobs if n_jobs > 0 else None):
+        found = drivers(result, max_rows=800 if quick else 1200, n_repeats=3 if quick else 4, seed=seed)
     notes = []
     if found.shap_model is None:
         notes.append("no LightGBM candidate in this run: SHAP values skipped")

@@ -160,8 +160,9 @@ def tune(
             study.stop()
 
     study.optimize(objective, n_trials=1)  # the defaults, whatever the budget
-    remaining = budget - (time.perf_counter() - started)
-    if trials_cap > 1 and remaining > 0:
+    first = time.perf_counter() - started
+    remaining = budget - first
+    if trials_cap > 1 and remaining > first:  # room for at least one more trial of the same length
         study.optimize(objective, n_trials=trials_cap - 1, timeout=remaining, gc_after_trial=False,
                        callbacks=[stop_before_overrun])
     seconds = time.perf_counter() - started
