@@ -141,3 +141,13 @@ def test_the_popularity_stage_writes_its_folder_and_a_loadable_model(
 def test_run_config_refuses_bad_features(features, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         RunConfig(features=features)
+
+
+def test_a_tiny_table_still_runs_and_notes_the_skipped_ols(clean_tracks: pd.DataFrame) -> None:
+    tiny = clean_tracks.sample(n=20, random_state=2)
+    result = popularity.fit(tiny, models=["linear"], budget=1, quick=True, n_boot=20)
+    assert result.ols.empty
+    assert any(
+        "OLS summary skipped: OLS needs more tracks than terms" in n for n in result.summary()["notes"]
+    )
+    assert "not comparable" not in " ".join(result.section({})["reading"])

@@ -80,8 +80,14 @@ def _design(tracks: pd.DataFrame, features: FeatureSet) -> pd.DataFrame:
 def _vifs(values: np.ndarray) -> np.ndarray:
     """VIF of each column (intercept implied): the diagonal of the inverse correlation matrix,
     which equals 1 / (1 - R2) of regressing the column on all the others."""
-    corr = np.corrcoef(values, rowvar=False)
-    return np.diag(np.linalg.pinv(corr))
+    out = np.full(values.shape[1], np.nan)
+    varying = np.nanstd(values, axis=0) > 0
+    if varying.sum() >= 2:
+        corr = np.corrcoef(values[:, varying], rowvar=False)
+        out[varying] = np.diag(np.linalg.pinv(corr))
+    elif varying.sum() == 1:
+        out[varying] = 1.0
+    return out
 
 
 def vif_table(tracks: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -93,7 +99,7 @@ def vif_table(tracks: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     numeric = numeric.dropna()
     vifs = _vifs(numeric.to_numpy())
     corr = numeric.corr()
-    partner = [corr[c].drop(c).abs().idxmax() for c in columns]
+    partner = [corr[c].drop(c).abs().idxmax() if corr[c].drop(c).notna().any() else c for c in columns]
     return pd.DataFrame({
         "feature": list(columns),
         "vif": vifs,
@@ -240,9 +246,13 @@ class Drivers:
     partial_dependence: pd.DataFrame
 
 
-def drivers(result: TaskResult, *, max_rows: int = 2000, n_repeats: int = 5, top: int = 4,
-            seed: int = 42) -> Drivers:
-    """What makes a hit: permutation importance (MAE increase), mean |SHAP|, partial dependence."""
+def drivers(result: TaskResult, *, max_rows: int = 1000, n_repeats: int = 3, top: int = 4,
+            pdp_rows: int = 300, grid_resolution: int = 15, seed: int = 42) -> Drivers:
+    """What makes a hit: permutation importance (MAE increase), mean |SHAP|, partial dependence.
+
+    On a random sample of ``max_rows`` test tracks (partial dependence: ``pdp_rows`` of them),
+    which keeps the stage fast; the ranking of features is stable at that size.
+    """
     from sklearn.inspection import partial_dependence, permutation_importance
 
     rng = np.random.default_rng(seed)
@@ -275,11 +285,12 @@ def drivers(result: TaskResult, *, max_rows: int = 2000, n_repeats: int = 5, top
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     numeric_top = [f for f in table["feature"] if f in result.features.numeric][:top]
     curves = []
+    pdp_sample = X.sample(n=min(pdp_rows, len(X)), random_state=seed)  # random: rows are in file order
     for feature in numeric_top:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            pd_result = partial_dependence(pipeline, X, [feature], kind="average", grid_resolution=20,
-                                           percentiles=(0.02, 0.98))
+            pd_result = partial_dependence(pipeline, pdp_sample, [feature], kind="average",
+                                           grid_resolution=grid_resolution, percentiles=(0.02, 0.98))
         grid = pd_result["grid_values"][0]
         curves.append(pd.DataFrame({"feature": feature, "value": grid,
                                     "predicted_popularity": pd_result["average"][0]}))
@@ -357,9 +368,11 @@ class PopularityResult:
             f"{split['test_rows']:,} held-out tracks; always guessing the median misses by "
             f"{base_mae.value:.2f}.",
             f"R2 on the test tracks is {best.metrics['r2'].value:.3f}: audio features explain little of "
-            f"popularity. The OLS fit with an intercept has a centered R2 of {self.ols_stats['r2']:.3f}; "
-            f"without an intercept (the seed's fit) statsmodels reports an uncentered R2 of "
-            f"{self.ols_stats['r2_uncentered_without_intercept']:.3f}, which is not comparable.",
+            "popularity."
+            + (f" The OLS fit with an intercept has a centered R2 of {self.ols_stats['r2']:.3f}; "
+               f"without an intercept (the seed's fit) statsmodels reports an uncentered R2 of "
+               f"{self.ols_stats['r2_uncentered_without_intercept']:.3f}, which is not comparable."
+               if "r2" in self.ols_stats else f" {self.ols_stats.get('skipped', '')}"),
             f"No {split['group_by']} is on both sides of the split. The strongest drivers (permutation "
             f"importance on test tracks) are {', '.join(top)}.",
         ]
@@ -471,15 +484,20 @@ def fit(
         result = fit_task(tracks, task, models=models, budget=budget, budgets=budgets, seed=seed,
                           group_by=group_by, n_boot=n_boot, n_jobs=n_jobs, progress=say)
     say("OLS summary and variance inflation factors")
-    ols, ols_stats = ols_summary(result.rows, result.features)
+    notes: list[str] = []
+    try:
+        ols, ols_stats = ols_summary(result.rows, result.features)
+    except DataError as exc:  # a tiny table: the models ran, the OLS summary cannot
+        ols = pd.DataFrame(columns=["term", "coef", "std_err", "t", "p", "ci_low", "ci_high", "vif"])
+        ols_stats = {"skipped": str(exc)}
+        notes.append(f"OLS summary skipped: {exc}")
     audio = [c for c in NUMERIC_COLUMNS if c != "popularity" and result.rows[c].notna().any()]
     vif = vif_table(result.rows, audio)
     say("error views and drivers")
     errors = error_table(result)
     by_genre = errors_by_genre(errors, n_boot=n_boot, seed=seed)
     with threadpool_limits(limits=n_jobs if n_jobs > 0 else None):
-        found = drivers(result, max_rows=800 if quick else 1200, n_repeats=3 if quick else 4, seed=seed)
-    notes = []
+        found = drivers(result, max_rows=600 if quick else 1000, seed=seed)
     if found.shap_model is None:
         notes.append("no LightGBM candidate in this run: SHAP values skipped")
     elif found.shap_model != result.best.model:

@@ -385,7 +385,7 @@ def _regressors() -> None:
         ModelSpec("random_forest", "regression",
                   lambda s, j: RandomForestRegressor(random_state=s, n_jobs=j),
                   space=_forest_space, max_trials=6,
-                  defaults={"n_estimators": 100, "max_depth": 14, "min_samples_leaf": 3, "max_features": 0.5,
+                  defaults={"n_estimators": 80, "max_depth": 14, "min_samples_leaf": 3, "max_features": 0.5,
                             "max_samples": 0.5},
                   description="random forest"),
         ModelSpec("gradient_boosting", "regression",
