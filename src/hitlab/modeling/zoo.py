@@ -300,7 +300,7 @@ def _lgbm_space(trial: Any, objectives: tuple[str, ...] | None) -> dict[str, Any
 
 def _forest_space(trial: Any) -> dict[str, Any]:
     return {
-        "n_estimators": trial.suggest_int("n_estimators", 50, 250, step=50),
+        "n_estimators": trial.suggest_int("n_estimators", 50, 250, step=10),
         "max_depth": trial.suggest_int("max_depth", 6, 24),
         "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 30, log=True),
         "max_features": trial.suggest_float("max_features", 0.2, 1.0),
