@@ -220,6 +220,11 @@ class TaskResult:
             "params": _plain(self.best.tuning.params),
             "features": self.features.to_dict(),
             "classes": self.classes,
+            "class_counts": (
+                {c: int(n) for c, n in zip(self.classes, np.bincount(self.y, minlength=len(self.classes)),
+                                           strict=True)}
+                if self.classes is not None else None
+            ),
             "trained_on": self.final_rows,
             "training_rows": len(self.rows) if self.final_rows == "all rows" else int(self.split.train.size),
             "training_data_sha256": data_hash(self.X, self.y) if self.final_rows == "all rows"
@@ -233,8 +238,23 @@ class TaskResult:
         }
 
     def save(self, path: str) -> Any:
-        """Save :attr:`final` with its manifest (see :mod:`hitlab.modeling.persist`)."""
-        return save_model(self.final, path, self.manifest())
+        """Save :attr:`final` with its manifest (see :mod:`hitlab.modeling.persist`).
+
+        Beside it, ``<name>_holdout.csv`` holds what the saved model predicts for the
+        held-out test tracks (``track_id`` and the prediction, or one probability column per
+        class), so that a reloaded model can be checked against the run that made it.
+        """
+        saved = save_model(self.final, path, self.manifest())
+        check = pd.DataFrame({"track_id": self.rows["track_id"].iloc[self.split.test].to_numpy()})
+        if self.classes is not None:
+            proba = self.final.predict_proba(self.X_test)
+            names = [self.classes[int(c)] for c in self.final.classes_]
+            for j, name in enumerate(names):
+                check[f"proba_{name}"] = proba[:, j]
+        else:
+            check["predicted"] = self.final.predict(self.X_test)
+        check.to_csv(saved.with_name(f"{saved.stem}_holdout.csv"), index=False, float_format="%.10g")
+        return saved
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
