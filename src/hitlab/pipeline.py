@@ -196,6 +196,30 @@ def _stage_popularity(state: _State) -> None:
     state.results["popularity"] = summary
 
 
+def _stage_genre(state: _State) -> None:
+    """Genre: imbalance strategies, zoo, confusion, confident hits and misses, top-k, calibration,
+    the saved model (see hitlab.genre)."""
+    from hitlab.genre import fit as fit_genre
+    from hitlab.genre import write_outputs
+
+    cfg = state.config
+    assert state.tracks is not None
+    result = fit_genre(
+        state.tracks,
+        scheme=cfg.labels,
+        budget=cfg.budget,
+        seed=cfg.seed,
+        group_by=cfg.group_by,
+        quick=cfg.quick,
+        progress=lambda message: state.progress("genre", message),
+    )
+    state.progress("genre", "writing tables, figures and the model")
+    summary = write_outputs(result, state.folder)
+    for stem, relative in summary["files"]["figures"].items():
+        state.figures[stem] = state.folder / relative
+    state.results["genre"] = summary
+
+
 #: The stages in order. Later stages (popularity, genre, report) are appended here.
 STAGES: list[tuple[str, Callable[[_State], None]]] = [
     ("load", _stage_load),
@@ -203,6 +227,7 @@ STAGES: list[tuple[str, Callable[[_State], None]]] = [
     ("label", _stage_label),
     ("eda", _stage_eda),
     ("popularity", _stage_popularity),
+    ("genre", _stage_genre),
 ]
 
 

@@ -287,3 +287,94 @@ def partial_dependence_grid(curves: pd.DataFrame, ylabel: str = "prediction") ->
     fig.suptitle("Partial dependence of the top features", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- genre
+
+
+__all__ += ["confusion_matrix", "reliability_curve", "strategy_recall_chart", "top_k_chart"]
+
+
+def confusion_matrix(matrix: pd.DataFrame, title: str = "") -> Figure:
+    """A row-normalised confusion matrix (rows: true class, columns: predicted), shares annotated."""
+    values = matrix.to_numpy(float)
+    k = values.shape[0]
+    size = max(4.0, 0.75 * k + 1.5)
+    fig, ax = plt.subplots(figsize=(size + 0.8, size))
+    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1)
+    labels_x = [str(c) for c in matrix.columns]
+    labels_y = [str(c) for c in matrix.index]
+    ax.set_xticks(range(k), labels_x, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), labels_y, fontsize=8)
+    for i in range(k):
+        for j in range(values.shape[1]):
+            ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if values[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"Confusion (each row sums to 1){': ' + title if title else ''}", fontsize=10)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def strategy_recall_chart(table: pd.DataFrame) -> Figure:
+    """Grouped bars: recall per genre (and the overall rows) for each imbalance strategy, with 95% CIs.
+
+    ``table`` is tidy: ``row``, ``strategy``, ``value``, ``low``, ``high``.
+    """
+    rows = list(dict.fromkeys(table["row"]))
+    strategies = list(dict.fromkeys(table["strategy"]))
+    width = 0.8 / max(len(strategies), 1)
+    colors = ["#0b3c5d", PALETTE, "#6fb1c8", "#d9822b", "#999999", "#4c9a2a"]
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.75 * len(rows) * max(len(strategies), 1) / 2 + 2), 3.8))
+    x = np.arange(len(rows))
+    for i, strategy in enumerate(strategies):
+        part = table[table["strategy"] == strategy].set_index("row").reindex(rows)
+        values = part["value"].to_numpy(float)
+        err = np.vstack([values - part["low"].to_numpy(float), part["high"].to_numpy(float) - values])
+        ax.bar(x + (i - (len(strategies) - 1) / 2) * width, values, width, yerr=np.nan_to_num(err),
+               capsize=2, label=strategy, color=colors[i % len(colors)])
+    ax.set_xticks(x, [r.removeprefix("recall: ") for r in rows], rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share right (95% CI)")
+    ax.legend(fontsize=8, ncol=len(strategies), loc="upper center", bbox_to_anchor=(0.5, 1.15), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def top_k_chart(table: pd.DataFrame) -> Figure:
+    """Top-k accuracy (k = 1, 2, 3) with 95% CIs, beside chance (k / classes)."""
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    ks = table["k"].to_numpy(int)
+    values = table["accuracy"].to_numpy(float)
+    err = np.vstack([values - table["low"].to_numpy(float), table["high"].to_numpy(float) - values])
+    ax.bar([str(k) for k in ks], values, yerr=np.nan_to_num(err), capsize=3, color=PALETTE, label="model")
+    ax.plot([str(k) for k in ks], table["chance"].to_numpy(float), "o--", color="#999999", label="chance")
+    for k, v in zip(ks, values, strict=True):
+        ax.text(str(k), v / 2, f"{v:.2f}", ha="center", color="white", fontsize=9)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("k (guesses)")
+    ax.set_ylabel("true genre among the top k")
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_curve(table: pd.DataFrame, ece: float, label: str = "") -> Figure:
+    """Reliability curve: share right vs stated confidence per bin (point size: tracks);
+    the diagonal is perfect calibration."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.plot([0, 1], [0, 1], "--", color="#999999", label="perfectly calibrated")
+    sizes = table["tracks"].to_numpy(float)
+    scale = 300 / max(sizes.max(initial=1.0), 1.0)
+    ax.plot(table["mean_confidence"], table["accuracy"], "-", color=PALETTE)
+    ax.scatter(table["mean_confidence"], table["accuracy"], s=20 + sizes * scale, color=PALETTE, alpha=0.8,
+               label=f"{label} (ECE {ece:.3f})" if label else f"ECE {ece:.3f}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("stated confidence (top guess)")
+    ax.set_ylabel("share right")
+    ax.legend(fontsize=8, loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
