@@ -327,7 +327,7 @@ def strategy_recall_chart(table: pd.DataFrame) -> Figure:
     strategies = list(dict.fromkeys(table["strategy"]))
     width = 0.8 / max(len(strategies), 1)
     colors = ["#0b3c5d", PALETTE, "#6fb1c8", "#d9822b", "#999999", "#4c9a2a"]
-    fig, ax = plt.subplots(figsize=(max(6.5, 0.75 * len(rows) * max(len(strategies), 1) / 2 + 2), 3.8))
+    fig, ax = plt.subplots(figsize=(min(11.0, max(6.5, 0.9 * len(rows) + 1.5)), 3.8))
     x = np.arange(len(rows))
     for i, strategy in enumerate(strategies):
         part = table[table["strategy"] == strategy].set_index("row").reindex(rows)
