@@ -1,0 +1,120 @@
+"""Predict with a run's saved models: round trip, missing targets, bad input, tampering."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import hitlab
+from hitlab.cli import app
+from hitlab.config import RunConfig
+from hitlab.errors import ModelFileError, SchemaError
+from hitlab.pipeline import run
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs")
+    return run(RunConfig(out=str(out), quick=True, stages=["popularity", "genre"])).folder
+
+
+@pytest.fixture(scope="module")
+def held_out(run_folder) -> pd.DataFrame:
+    """The run's held-out tracks, as a user would pass them (canonical table)."""
+    tracks = pd.read_parquet(run_folder / "tracks.parquet")
+    check = pd.read_csv(run_folder / "models" / "popularity_holdout.csv")
+    return tracks.set_index("track_id").loc[check["track_id"]].reset_index()
+
+
+def test_round_trip_matches_the_in_run_predictions(run_folder, held_out):
+    predictor = hitlab.load(run_folder)
+    out = predictor.predict(hitlab.schema.coerce(held_out))
+    pop_check = pd.read_csv(run_folder / "models" / "popularity_holdout.csv")
+    assert out["track_id"].tolist() == pop_check["track_id"].tolist()
+    np.testing.assert_allclose(out["predicted_popularity"], pop_check["predicted"].clip(0, 100), rtol=1e-7)
+    assert (out["genre_used_for_popularity"] == "given").all()
+    genre_check = pd.read_csv(run_folder / "models" / "genre_holdout.csv").set_index("track_id")
+    proba = genre_check.loc[out["track_id"]].filter(like="proba_").to_numpy()
+    names = np.array([c.removeprefix("proba_") for c in genre_check.filter(like="proba_").columns])
+    assert (out["genre_1"].to_numpy() == names[proba.argmax(axis=1)]).all()
+    np.testing.assert_allclose(out["genre_1_probability"], proba.max(axis=1), rtol=1e-7)
+    assert (out["popularity_used_for_genre"] == "given").all()
+
+
+def test_new_tracks_without_popularity_or_genre(run_folder, held_out):
+    new = held_out.head(200).drop(columns=["popularity", "genres", "genre"], errors="ignore")
+    out = hitlab.load(run_folder).predict(hitlab.schema.coerce(new))
+    assert out["predicted_popularity"].between(0, 100).all()
+    assert (out["popularity_used_for_genre"] == "predicted").all()
+    assert (out["genre_used_for_popularity"] == "predicted").all()
+    top = out[["genre_1_probability", "genre_2_probability", "genre_3_probability"]].to_numpy()
+    assert (np.diff(top, axis=1) <= 1e-12).all()  # most likely first
+    assert (out["genre_1"] != out["genre_2"]).all()
+
+
+def test_predict_cli_round_trip_through_files_and_stdin(run_folder, held_out, tmp_path):
+    source = tmp_path / "new.csv"
+    held_out.head(50).drop(columns=["popularity", "genres", "artist_genres"]).to_csv(source, index=False)
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["predict", str(source), "--run", str(run_folder), "-o", str(tmp_path / "p.parquet")]
+    )
+    assert result.exit_code == 0, result.output
+    from_file = pd.read_parquet(tmp_path / "p.parquet")
+    assert len(from_file) == 50
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hitlab",
+            "predict",
+            "-",
+            "--run",
+            str(run_folder),
+            "--output-format",
+            "jsonl",
+        ],
+        input=source.read_bytes(),
+        capture_output=True,
+        check=True,
+    )
+    from_stdin = pd.read_json(io.BytesIO(done.stdout), lines=True)
+    np.testing.assert_allclose(from_stdin["predicted_popularity"], from_file["predicted_popularity"])
+    assert from_stdin["genre_1"].tolist() == from_file["genre_1"].tolist()
+
+
+def test_bad_input_gets_the_schema_errors(run_folder, held_out, tmp_path):
+    bad = held_out.head(5).drop(columns=["genres", "artist_genres"]).astype({"tempo": object})
+    bad.loc[2, "tempo"] = "fast"
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(SchemaError, match=r"bad.csv: column 'tempo': expected a number, got 'fast' at row 3"):
+        hitlab.load(run_folder).predict(hitlab.read_tracks(path))
+    result = CliRunner().invoke(app, ["predict", str(path), "--run", str(run_folder)])
+    assert result.exit_code == 1
+    assert "column 'tempo': expected a number, got 'fast' at row 3" in " ".join(result.output.split())
+
+
+def test_a_modified_model_file_is_refused(run_folder, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_folder, copy)
+    model = copy / "models" / "genre.skops"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=r"genre.skops: sha256 .* does not match the manifest"):
+        hitlab.load(copy)
+
+
+def test_a_folder_without_models_is_refused(tmp_path):
+    with pytest.raises(ModelFileError, match="no saved model"):
+        hitlab.load(tmp_path)
