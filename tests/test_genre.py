@@ -186,3 +186,22 @@ def test_tags_scheme_section_wording(tracks_slice: pd.DataFrame, artists_file: P
     assert set(result.fit.classes or []) <= set(("pop", "country", "hiphop", "rock", "indie", "house", "r&b"))
     assert result.hit_any.value == pytest.approx(result.exact.value)  # one label per track
     assert "main genre" in result.section({})["reading"][0]
+
+
+def test_hitlab_run_writes_the_genre_stage_and_its_report_section(tmp_path: Path) -> None:
+    from hitlab.config import RunConfig
+    from hitlab.pipeline import run
+    from hitlab.report.builder import report_data
+
+    done = run(RunConfig(out=str(tmp_path), name="g", quick=True, stages=["genre", "report"]))
+    folder = done.folder
+    assert "genre" in done.timings and done.results["genre"]["task"] == "genre"
+    for name in ("strategy_summary", "confident_wrong", "top_k", "top2_misses", "calibration", "leaderboard"):
+        assert (folder / "genre" / f"{name}.csv").exists(), name
+    assert (folder / "models" / "genre.skops").exists()
+    assert {p.name for p in (folder / "figures").glob("genre_confusion_*.png")} >= {
+        "genre_confusion_lightgbm.png", "genre_confusion_lightgbm_class_weight.png",
+        "genre_confusion_lightgbm_smote.png", "genre_confusion_lightgbm_undersample.png"}
+    sections = {s["key"]: s for s in report_data(folder)["sections"]}
+    assert sections["genre"]["title"] == "Genre"
+    assert "Imbalance strategies compared" in (folder / "report.html").read_text("utf-8")

@@ -569,8 +569,8 @@ class GenreResult:
             f"Imbalance strategies on {self.strategy_model}: macro-F1 runs from "
             f"{overall.loc[worst_s, 'value']:.3f} ({worst_s}) to "
             f"{overall.loc[best_s, 'value']:.3f} ({best_s}); "
-            + ("the 95% CIs overlap, so no strategy is clearly better" if overlap
-               else f"{best_s} is better beyond the 95% CIs")
+            + ("the 95% CIs of the best and the worst overlap, so no strategy is clearly better" if overlap
+               else f"the 95% CIs of {best_s} and {worst_s} do not overlap")
             + f" (the largest genre has {ratio:.1f} times the tracks of the smallest)."
         )
 
