@@ -64,6 +64,7 @@ __all__ = [
     "confident_predictions",
     "fit",
     "genre_task",
+    "prediction_table",
     "spotify_link",
     "strategy_table",
     "top_k_table",
@@ -241,7 +242,7 @@ def confusion(y: np.ndarray, pred: np.ndarray, classes: Sequence[str]) -> pd.Dat
                         columns=pd.Index(classes, name="predicted"))
 
 
-def test_predictions(result: TaskResult, model_key: str | None = None) -> pd.DataFrame:
+def prediction_table(result: TaskResult, model_key: str | None = None) -> pd.DataFrame:
     """One row per test track: names, link, true label(s), prediction, confidence, top-3 guesses."""
     cand = result.best if model_key is None else result.candidate(model_key)
     if cand.proba is None:
@@ -731,7 +732,7 @@ def analyse(result: TaskResult, *, scheme: str = "playlist", strategy_model: str
     y = result.y_test
     best, base = result.best, result.baseline
     strategies = strategy_table(result, strategy_model, n_boot=n_boot, seed=seed)
-    predictions = test_predictions(result)
+    predictions = prediction_table(result)
     labels = _label_sets(result.test_rows)
     base_pred = result.labels(base.prediction)
     exact = _mean_ci(predictions["correct"].to_numpy(bool), n_boot, seed)
