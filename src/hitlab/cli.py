@@ -152,12 +152,41 @@ def run(
     extras = result.results.get("extra_columns") or []
     if extras:
         console.print(f"Columns kept aside (not used by the models): {', '.join(extras)}")
+    _print_headlines(result.results)
     for stage, why in result.skipped.items():
         console.print(f"[yellow]Skipped {stage}:[/] {why}")
     total = sum(result.timings.values())
     console.print(f"[bold green]Done[/] in {total:.1f} s. Run folder: [bold]{result.folder}[/]")
     if (result.folder / "report.html").exists():
         console.print(f"Report: [bold]{result.folder / 'report.html'}[/]")
+
+
+def _print_headlines(results: dict) -> None:
+    """Each model's test metrics beside the trivial baseline, with 95% CIs."""
+    table = Table(title="Held-out test metrics (grouped split)", title_justify="left")
+    for column in ("task", "model", "metric", "value [95% CI]", "baseline"):
+        table.add_column(column)
+    for task in ("popularity", "genre"):
+        summary = results.get(task)
+        if not isinstance(summary, dict) or not summary.get("metrics"):
+            continue
+        model = summary.get("model", "")
+        if summary.get("strategy") not in (None, "none"):
+            model += f" + {summary['strategy']}"
+        for name, m in summary["metrics"].items():
+            if name == "log_loss":
+                continue
+            est, base = m["model"], m["baseline"]
+            table.add_row(
+                task,
+                model,
+                m.get("label", name),
+                f"{est['value']:.3g} [{est['low']:.3g}, {est['high']:.3g}]",
+                f"{base['value']:.3g}",
+            )
+            task, model = "", ""
+    if table.row_count:
+        console.print(table)
 
 
 @app.command()

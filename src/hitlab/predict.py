@@ -8,14 +8,15 @@ target as a feature (the popularity model one-hot encodes the genre label; the g
 model uses popularity). :meth:`Predictor.predict` never fails for a missing target:
 
 - a **given** value (a ``popularity`` column, or a genre label in ``genres``) is used as is;
-- a missing **genre** for the popularity model: the popularity model predicts the track
-  under every genre and the predictions are averaged, weighted by the genre model's
-  probabilities (first with the training genre frequencies, then refined once with the
-  genre model fed the resulting popularity);
-- a missing **popularity** for the genre model: the popularity model's prediction is used.
+- a track with **neither**: the genre model first guesses with popularity imputed (the
+  training median, inside its pipeline); the popularity model then predicts under that
+  top genre; the genre model guesses again with that predicted popularity, and this last
+  guess is the one returned (three model passes);
+- a missing **genre** only: the popularity model predicts under the genre model's top guess;
+- a missing **popularity** only: the genre model uses the popularity model's prediction.
 
 The output columns ``genre_used_for_popularity`` and ``popularity_used_for_genre`` say,
-row by row, which happened. Everything is vectorised: one call per model and class.
+row by row, which happened. Everything is vectorised: at most three model passes.
 """
 
 from __future__ import annotations
@@ -73,26 +74,6 @@ class Predictor:
     def genre_classes(self) -> list[str]:
         return list(self.genre.classes or []) if self.genre is not None else []
 
-    def _genre_prior(self) -> np.ndarray:
-        """Training class frequencies of the genre model (uniform when not recorded)."""
-        assert self.genre is not None
-        counts = self.genre.manifest.get("class_counts")
-        classes = self.genre_classes
-        if isinstance(counts, dict) and all(c in counts for c in classes):
-            prior = np.array([float(counts[c]) for c in classes])
-            return prior / prior.sum()
-        return np.full(len(classes), 1.0 / len(classes))
-
-    def _popularity_by_genre(self, work: pd.DataFrame, classes: list[str]) -> np.ndarray:
-        """Popularity predicted under each genre: shape (rows, classes)."""
-        assert self.popularity is not None
-        out = np.empty((len(work), len(classes)))
-        probe = work.copy()
-        for j, label in enumerate(classes):
-            probe["genre"] = label
-            out[:, j] = self.popularity.predict(probe)
-        return out
-
     def _genre_proba(self, work: pd.DataFrame, popularity: np.ndarray) -> np.ndarray:
         assert self.genre is not None
         probe = work.copy()
@@ -121,37 +102,32 @@ class Predictor:
         out = pd.DataFrame({c: work[c] for c in ID_COLUMNS if c in work}, index=work.index)
 
         pop_uses_genre = self.popularity is not None and "genre" in self.popularity.features.categorical
-        pop_pred: np.ndarray | None = None
+        genre_uses_pop = self.genre is not None and "popularity" in self.genre.features.numeric
+        names = np.asarray(self.genre_classes, dtype=object)
         proba: np.ndarray | None = None
+        if self.genre is not None and pop_uses_genre and not has_genre.all():
+            # first guess of the genre, popularity as given or imputed inside the pipeline
+            proba = self._genre_proba(work, given_pop)
+            work.loc[~has_genre, "genre"] = names[proba.argmax(axis=1)][~has_genre]
+        pop_pred: np.ndarray | None = None
         if self.popularity is not None:
-            pop_pred = np.asarray(self.popularity.predict(work), dtype=float)
-            if pop_uses_genre and self.genre is not None and not has_genre.all():
-                missing = ~has_genre
-                rows = work[missing]
-                by_genre = self._popularity_by_genre(rows, self.genre_classes)
-                first = by_genre @ self._genre_prior()
-                p = self._genre_proba(rows, np.where(has_pop[missing], given_pop[missing], first))
-                pop_pred[missing] = (by_genre * p).sum(axis=1)
-            pop_pred = np.clip(pop_pred, 0, 100)
+            pop_pred = np.clip(np.asarray(self.popularity.predict(work), dtype=float), 0, 100)
             out["predicted_popularity"] = pop_pred
             if pop_uses_genre:
                 out["genre_used_for_popularity"] = np.where(
                     has_genre, "given", "predicted" if self.genre is not None else "missing"
                 )
         if self.genre is not None:
-            uses_pop = "popularity" in self.genre.features.numeric
-            fill = pop_pred if pop_pred is not None else np.full(len(work), np.nan)
-            popularity = np.where(has_pop, given_pop, fill)
-            proba = self._genre_proba(work, popularity)
+            if proba is None or (genre_uses_pop and pop_pred is not None and not has_pop.all()):
+                fill = pop_pred if pop_pred is not None else np.full(len(work), np.nan)
+                proba = self._genre_proba(work, np.where(has_pop, given_pop, fill))
             k = max(1, min(top_k, proba.shape[1]))
             order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
-            names = np.asarray(self.genre_classes, dtype=object)
+            ranked = np.take_along_axis(proba, order, axis=1)
             for i in range(k):
                 out[f"genre_{i + 1}"] = names[order[:, i]]
-                out[f"genre_{i + 1}_probability"] = np.take_along_axis(proba, order[:, i : i + 1], axis=1)[
-                    :, 0
-                ]
-            if uses_pop:
+                out[f"genre_{i + 1}_probability"] = ranked[:, i]
+            if genre_uses_pop:
                 out["popularity_used_for_genre"] = np.where(
                     has_pop, "given", "predicted" if pop_pred is not None else "missing"
                 )
