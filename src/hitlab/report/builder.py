@@ -53,6 +53,8 @@ def _image(path: Path) -> str:
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
     if isinstance(value, float):
         if abs(value) >= 1000:
             return f"{value:,.0f}"
@@ -73,7 +75,7 @@ def _table(frame: pd.DataFrame, max_rows: int | None = None) -> dict[str, Any]:
             text = _cell(value.item() if hasattr(value, "item") else value)
             link = text if text.startswith("https://open.spotify.com/") else None
             sort_key = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-            cells.append({"text": text, "link": link, "sort": sort_key})
+            cells.append({"text": text, "link": link, "sort": sort_key, "long": len(text) > 60})
         rows.append(cells)
     return {
         "columns": [str(c) for c in frame.columns],
