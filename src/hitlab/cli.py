@@ -63,6 +63,10 @@ def run(
     labels: Annotated[str | None, typer.Option(help="Genre labels: 'playlist' or 'tags'.")] = None,
     group_by: Annotated[str | None, typer.Option(help="Split groups: 'track' or 'artist'.")] = None,
     budget: Annotated[float | None, typer.Option(help="Tuning budget per model, seconds.")] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(help="Tune this many trials per model instead of a time budget (repeatable anywhere)."),
+    ] = None,
     quick: Annotated[
         bool | None, typer.Option("--quick/--no-quick", help="Small budget, for a first look.")
     ] = None,
@@ -107,6 +111,7 @@ def run(
             labels=labels,
             group_by=group_by,
             budget=budget,
+            trials=trials,
             quick=quick,
             seed=seed,
             out=out,

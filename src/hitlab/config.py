@@ -38,6 +38,7 @@ class RunConfig:
     top_n: int | None = None
     group_by: str = "track"
     budget: float = 20.0
+    trials: int | None = None
     quick: bool = False
     seed: int = 42
     out: str = "runs"
@@ -59,6 +60,8 @@ class RunConfig:
             )
         if self.group_by not in ("track", "artist"):
             raise ConfigError(f"group_by must be 'track' or 'artist', got {self.group_by!r}")
+        if self.trials is not None and self.trials < 1:
+            raise ConfigError(f"trials must be at least 1, got {self.trials}")
         if self.budget <= 0:
             raise ConfigError(f"budget must be positive seconds, got {self.budget}")
         if self.features is not None:

@@ -634,6 +634,7 @@ def fit(
     strategies: Sequence[str] = STRATEGY_ORDER,
     metric: str = METRIC,
     budget: float = 20.0,
+    max_trials: int | None = None,
     seed: int = 42,
     group_by: str = "track",
     quick: bool = False,
@@ -665,6 +666,9 @@ def fit(
         :data:`STRATEGY_BUDGET_SHARE` of it, every other model :data:`OTHER_BUDGET_SHARE`.
         At the default 20 s each candidate runs its starting parameters only (one
         cross-validated trial); a larger budget buys Optuna trials.
+    max_trials
+        Tune exactly this many trials per candidate (at most) and ignore the time budget,
+        so that the same inputs and seed give the same numbers on any machine.
     seed, group_by
         Seed of everything; ``"track"`` or ``"artist"`` grouping of the split.
     quick
@@ -711,12 +715,14 @@ def fit(
     if quick:
         budgets = {name: min(b, 1.0) for name, b in budgets.items()}
         n_boot = min(n_boot, 200)
+    if max_trials is not None:  # a trial count, not a clock, ends tuning: repeatable anywhere
+        budget, budgets = float("inf"), {}
     with threadpool_limits(limits=omp_threads), warnings.catch_warnings():
         # quick parameters may sit outside the tuning space; Optuna warns when it enqueues them
         warnings.filterwarnings("ignore", message=".*out of (the )?range.*", category=UserWarning)
         result = fit_task(tracks, task, pairs=pairs, params=params, budget=budget, budgets=budgets,
                           seed=seed, group_by=group_by, n_splits=N_SPLITS, n_boot=n_boot,
-                          n_jobs=n_jobs, progress=say)
+                          n_jobs=n_jobs, progress=say, max_trials=max_trials)
     return analyse(result, scheme=scheme, n_boot=n_boot, seed=seed, progress=say)
 
 

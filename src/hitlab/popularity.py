@@ -438,6 +438,7 @@ def fit(
     features: Sequence[str] | str | None = None,
     models: Sequence[str] | None = None,
     budget: float = 20.0,
+    max_trials: int | None = None,
     seed: int = 42,
     group_by: str = "track",
     quick: bool = False,
@@ -468,6 +469,9 @@ def fit(
         Threads per estimator (OpenMP/BLAS pools are limited to it too). One thread is the
         default: on this data a LightGBM fit gains little from two threads on an idle
         machine, and loses ten-fold when another process competes for the cores.
+    max_trials
+        Tune exactly this many trials per model (at most) and ignore the time budget, so
+        that the same inputs and seed give the same numbers on any machine.
     progress
         Called with short messages.
     """
@@ -480,9 +484,12 @@ def fit(
         models = models or [m for m in QUICK_MODELS if m in available_models("regression")]
     budgets = {name: budget * OTHER_BUDGET_SHARE for name in available_models("regression")}
     budgets[task.default_model] = budget
+    if max_trials is not None:  # a trial count, not a clock, ends tuning: repeatable anywhere
+        budget, budgets = float("inf"), {}
     with threadpool_limits(limits=n_jobs if n_jobs > 0 else None):
         result = fit_task(tracks, task, models=models, budget=budget, budgets=budgets, seed=seed,
-                          group_by=group_by, n_boot=n_boot, n_jobs=n_jobs, progress=say)
+                          group_by=group_by, n_boot=n_boot, n_jobs=n_jobs, progress=say,
+                          max_trials=max_trials)
     say("OLS summary and variance inflation factors")
     notes: list[str] = []
     try:
