@@ -3,8 +3,9 @@
 The 1M-row input is GENERATED: rows resampled with replacement from the real built-in
 rows, each given the id ``<real id>-<k>`` with k drawn from 0..39, so that about a third of
 the generated rows repeat an earlier id (with identical features, as real repeated
-tracks do) and must be merged (1M rows give about 640k tracks). It is written to a temporary Parquet file first; each
-measurement then runs in a fresh subprocess so that its peak memory (ru_maxrss) is its own.
+tracks do) and must be merged (1M rows give about 640k tracks). It is written to a
+temporary Parquet file first; each measurement then runs in a fresh subprocess so that
+its peak memory (ru_maxrss) is its own.
 
 Run: ``python benchmarks/clean.py [--rows 1000000]``. Target: 1M rows in under 20 s on
 2 cores and under 4 GB peak.
@@ -66,14 +67,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         generated = Path(tmp) / "generated.parquet"
         generate(args.rows, generated)
-        cases = [("built-in TidyTuesday (real)", "builtin"), (f"{args.rows:,} rows (generated)", str(generated))]
-        print(f"{'input':<32} {'rows in':>10} {'tracks out':>10} {'load s':>7} {'clean s':>8} {'label s':>8} "
-              f"{'total s':>8} {'rows/s':>10} {'peak MB':>8}")
+        cases = [
+            ("built-in TidyTuesday (real)", "builtin"),
+            (f"{args.rows:,} rows (generated)", str(generated)),
+        ]
+        print(
+            f"{'input':<32} {'rows in':>10} {'tracks out':>10} {'load s':>7} {'clean s':>8} {'label s':>8} "
+            f"{'total s':>8} {'rows/s':>10} {'peak MB':>8}"
+        )
         for label, path in cases:
             r = measure(path)
             total = r["load_s"] + r["clean_s"] + r["label_s"]
-            print(f"{label:<32} {r['rows_in']:>10,} {r['tracks_out']:>10,} {r['load_s']:>7.2f} {r['clean_s']:>8.2f} "
-                  f"{r['label_s']:>8.2f} {total:>8.2f} {r['rows_in'] / total:>10,.0f} {r['peak_mb']:>8,.0f}")
+            print(
+                f"{label:<32} {r['rows_in']:>10,} {r['tracks_out']:>10,} "
+                f"{r['load_s']:>7.2f} {r['clean_s']:>8.2f} {r['label_s']:>8.2f} {total:>8.2f} "
+                f"{r['rows_in'] / total:>10,.0f} {r['peak_mb']:>8,.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -8,21 +8,9 @@ import pytest
 from hitlab import clean, read_tracks
 from hitlab.datasets import list_presets, load_mapping, read_artists
 from hitlab.errors import ConflictError, DataError, MappingError, SchemaError
+from hitlab.schema import AUDIO_FEATURES
 
-FEATURES = [
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "duration_ms",
-]
+FEATURES = list(AUDIO_FEATURES)
 
 
 @pytest.fixture
