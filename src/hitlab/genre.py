@@ -33,7 +33,6 @@ on that label (exact accuracy) and on any of its labels.
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -49,7 +48,7 @@ from threadpoolctl import threadpool_limits
 from hitlab import plots
 from hitlab.errors import ConfigError, DataError
 from hitlab.features import resolve_features
-from hitlab.modeling import Estimate, Task, TaskResult, fit_task, persist
+from hitlab.modeling import Estimate, Task, TaskResult, fit_task
 from hitlab.modeling.evaluate import bootstrap_indices, class_recall
 from hitlab.modeling.zoo import STRATEGIES, available_models
 
@@ -772,38 +771,6 @@ def write_outputs(result: GenreResult, folder: str | Path, *, save_model: bool =
     and ``models/genre_holdout.csv`` (unless ``save_model=False``), ``genre/section.json`` for
     the HTML report and ``genre/summary.json``; returns the summary (with the files written).
     """
-    folder = Path(folder)
-    (folder / "genre").mkdir(parents=True, exist_ok=True)
-    tables = result.tables()
-    for relative, table in tables.items():
-        table.to_csv(folder / relative, index=False)
-    figures = folder / "figures"
-    figures.mkdir(exist_ok=True)
-    figure_files: dict[str, str] = {}
-    for stem, fig in result.figures().items():
-        plots.save_figure(fig, figures / f"{stem}.png")
-        figure_files[stem] = f"figures/{stem}.png"
-    files: dict[str, Any] = {"tables": sorted(tables), "figures": figure_files}
-    if save_model:
-        saved = Path(result.fit.save(str(folder / "models" / "genre.skops")))
-        manifest_file = persist.manifest_path(saved)
-        manifest = json.loads(manifest_file.read_text("utf-8"))
-        manifest.update(result.manifest_extras())
-        manifest_file.write_text(json.dumps(manifest, indent=2, default=_json) + "\n", encoding="utf-8")
-        files["model"] = saved.relative_to(folder).as_posix()
-        holdout = saved.with_name(f"{saved.stem}_holdout.csv")
-        files["holdout_predictions"] = holdout.relative_to(folder).as_posix()
-    section = result.section(figure_files)
-    (folder / "genre" / "section.json").write_text(json.dumps(section, indent=2, default=_json) + "\n")
-    summary = result.summary()
-    summary["files"] = files
-    (folder / "genre" / "summary.json").write_text(json.dumps(summary, indent=2, default=_json) + "\n")
-    return summary
+    from hitlab.pipeline import write_task_outputs
 
-
-def _json(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return str(value)
+    return write_task_outputs(result, folder, "genre", save_model=save_model)

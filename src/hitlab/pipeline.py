@@ -20,6 +20,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hitlab import __version__
@@ -157,6 +158,61 @@ def _stage_eda(state: _State) -> None:
         state.figures[stem] = save_figure(fig, figures / f"{stem}.png")
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return str(value)
+
+
+def write_task_outputs(
+    result: Any, folder: str | Path, name: str, *, save_model: bool = True
+) -> dict[str, Any]:
+    """Write one modelling task's outputs into a run folder; return its summary.
+
+    ``result`` is a task result (:class:`hitlab.popularity.PopularityResult`,
+    :class:`hitlab.genre.GenreResult`) with ``tables()``, ``figures()``, ``section()``,
+    ``summary()`` and ``fit`` (the :class:`~hitlab.modeling.TaskResult`). Writes
+    ``<name>/*.csv``, ``figures/<stem>.png``, ``models/<name>.skops`` with its manifest
+    (plus the result's ``manifest_extras()`` when it has them) and held-out predictions,
+    ``<name>/section.json`` for the report and ``<name>/summary.json``.
+    """
+    folder = Path(folder)
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    tables = result.tables()
+    for relative, table in tables.items():
+        table.to_csv(folder / relative, index=False)
+    (folder / "figures").mkdir(exist_ok=True)
+    figure_files: dict[str, str] = {}
+    for stem, fig in result.figures().items():
+        save_figure(fig, folder / "figures" / f"{stem}.png")
+        figure_files[stem] = f"figures/{stem}.png"
+    files: dict[str, Any] = {"tables": sorted(tables), "figures": figure_files}
+    if save_model:
+        saved = Path(result.fit.save(str(folder / "models" / f"{name}.skops")))
+        if hasattr(result, "manifest_extras"):
+            manifest_file = saved.with_suffix(".json")
+            manifest = json.loads(manifest_file.read_text("utf-8"))
+            manifest.update(result.manifest_extras())
+            manifest_file.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", "utf-8")
+        files["model"] = saved.relative_to(folder).as_posix()
+        holdout = saved.with_name(f"{saved.stem}_holdout.csv")
+        files["holdout_predictions"] = holdout.relative_to(folder).as_posix()
+    section = result.section(figure_files)
+    (folder / name / "section.json").write_text(json.dumps(section, indent=2, default=_json_default) + "\n")
+    summary = result.summary()
+    summary["files"] = files
+    (folder / name / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    return summary
+
+
+def _record(state: _State, name: str, summary: dict[str, Any]) -> None:
+    for stem, relative in summary["files"]["figures"].items():
+        state.figures[stem] = state.folder / relative
+    state.results[name] = summary
+
+
 def _stage_popularity(state: _State) -> None:
     """Popularity: leaderboard, OLS, error views, drivers, the saved model (see hitlab.popularity)."""
     from hitlab.popularity import fit as fit_popularity
@@ -174,34 +230,13 @@ def _stage_popularity(state: _State) -> None:
         progress=lambda message: state.progress("popularity", message),
     )
     state.progress("popularity", "writing tables, figures and the model")
-    (state.folder / "popularity").mkdir(exist_ok=True)
-    for relative, table in result.tables().items():
-        table.to_csv(state.folder / relative, index=False)
-    figures = state.folder / "figures"
-    figures.mkdir(exist_ok=True)
-    figure_files = {}
-    for stem, fig in result.figures().items():
-        state.figures[stem] = save_figure(fig, figures / f"{stem}.png")
-        figure_files[stem] = f"figures/{stem}.png"
-    model_file = result.fit.save(str(state.folder / "models" / "popularity.skops"))
-    section = result.section(figure_files)
-    (state.folder / "popularity" / "section.json").write_text(json.dumps(section, indent=2) + "\n")
-    summary = result.summary()
-    summary["files"] = {
-        "model": str(model_file.relative_to(state.folder)),
-        "tables": sorted(result.tables()),
-        "figures": figure_files,
-    }
-    (state.folder / "popularity" / "summary.json").write_text(
-        json.dumps(summary, indent=2, default=str) + "\n")
-    state.results["popularity"] = summary
+    _record(state, "popularity", write_task_outputs(result, state.folder, "popularity"))
 
 
 def _stage_genre(state: _State) -> None:
     """Genre: imbalance strategies, zoo, confusion, confident hits and misses, top-k, calibration,
     the saved model (see hitlab.genre)."""
     from hitlab.genre import fit as fit_genre
-    from hitlab.genre import write_outputs
 
     cfg = state.config
     assert state.tracks is not None
@@ -216,10 +251,7 @@ def _stage_genre(state: _State) -> None:
         progress=lambda message: state.progress("genre", message),
     )
     state.progress("genre", "writing tables, figures and the model")
-    summary = write_outputs(result, state.folder)
-    for stem, relative in summary["files"]["figures"].items():
-        state.figures[stem] = state.folder / relative
-    state.results["genre"] = summary
+    _record(state, "genre", write_task_outputs(result, state.folder, "genre"))
 
 
 #: The stages in order. Later stages (popularity, genre, report) are appended here.
