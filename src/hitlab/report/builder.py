@@ -75,7 +75,7 @@ def _table(frame: pd.DataFrame, max_rows: int | None = None) -> dict[str, Any]:
             text = _cell(value.item() if hasattr(value, "item") else value)
             link = text if text.startswith("https://open.spotify.com/") else None
             sort_key = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-            cells.append({"text": text, "link": link, "sort": sort_key, "long": len(text) > 60})
+            cells.append({"text": text, "link": link, "sort": sort_key, "long": len(text) > 60 and text[:1] in "{["})
         rows.append(cells)
     return {
         "columns": [str(c) for c in frame.columns],
