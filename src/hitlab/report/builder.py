@@ -75,7 +75,8 @@ def _table(frame: pd.DataFrame, max_rows: int | None = None) -> dict[str, Any]:
             text = _cell(value.item() if hasattr(value, "item") else value)
             link = text if text.startswith("https://open.spotify.com/") else None
             sort_key = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-            cells.append({"text": text, "link": link, "sort": sort_key, "long": len(text) > 60 and text[:1] in "{["})
+            wide = len(text) > 60 and text[:1] in "{["  # parameter dicts: wide small print
+            cells.append({"text": text, "link": link, "sort": sort_key, "long": wide})
         rows.append(cells)
     return {
         "columns": [str(c) for c in frame.columns],
