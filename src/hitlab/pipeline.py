@@ -213,24 +213,29 @@ def _record(state: _State, name: str, summary: dict[str, Any]) -> None:
     state.results[name] = summary
 
 
-def _stage_popularity(state: _State) -> None:
-    """Popularity: leaderboard, OLS, error views, drivers, the saved model (see hitlab.popularity)."""
-    from hitlab.popularity import fit as fit_popularity
-
+def _run_task(state: _State, name: str, fit: Callable[..., Any], **task_options: Any) -> None:
+    """Fit one modelling task with the run's shared options, write its outputs, record them."""
     cfg = state.config
     assert state.tracks is not None
-    result = fit_popularity(
+    result = fit(
         state.tracks,
-        features=cfg.features,
         budget=cfg.budget,
         max_trials=cfg.trials,
         seed=cfg.seed,
         group_by=cfg.group_by,
         quick=cfg.quick,
-        progress=lambda message: state.progress("popularity", message),
+        progress=lambda message: state.progress(name, message),
+        **task_options,
     )
-    state.progress("popularity", "writing tables, figures and the model")
-    _record(state, "popularity", write_task_outputs(result, state.folder, "popularity"))
+    state.progress(name, "writing tables, figures and the model")
+    _record(state, name, write_task_outputs(result, state.folder, name))
+
+
+def _stage_popularity(state: _State) -> None:
+    """Popularity: leaderboard, OLS, error views, drivers, the saved model (see hitlab.popularity)."""
+    from hitlab.popularity import fit as fit_popularity
+
+    _run_task(state, "popularity", fit_popularity, features=state.config.features)
 
 
 def _stage_genre(state: _State) -> None:
@@ -238,20 +243,7 @@ def _stage_genre(state: _State) -> None:
     the saved model (see hitlab.genre)."""
     from hitlab.genre import fit as fit_genre
 
-    cfg = state.config
-    assert state.tracks is not None
-    result = fit_genre(
-        state.tracks,
-        scheme=cfg.labels,
-        budget=cfg.budget,
-        max_trials=cfg.trials,
-        seed=cfg.seed,
-        group_by=cfg.group_by,
-        quick=cfg.quick,
-        progress=lambda message: state.progress("genre", message),
-    )
-    state.progress("genre", "writing tables, figures and the model")
-    _record(state, "genre", write_task_outputs(result, state.folder, "genre"))
+    _run_task(state, "genre", fit_genre, scheme=state.config.labels)
 
 
 #: The stages in order. Later stages (popularity, genre, report) are appended here.

@@ -182,8 +182,8 @@ class TaskResult:
         return board.sort_values(self.task.metric, ascending=not metric.greater_is_better,
                                  kind="stable").reset_index(drop=True)
 
-    def summary(self) -> dict[str, Any]:
-        """Headline numbers for reports: the chosen model's metrics beside the baseline, with CIs."""
+    def _identity(self) -> dict[str, Any]:
+        """What was fitted: task, chosen model and strategy, its parameters and features."""
         return {
             "task": self.task.name,
             "kind": self.task.kind,
@@ -192,6 +192,12 @@ class TaskResult:
             "strategy": self.best.strategy,
             "params": _plain(self.best.tuning.params),
             "features": self.features.to_dict(),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers for reports: the chosen model's metrics beside the baseline, with CIs."""
+        return {
+            **self._identity(),
             "split": self.split.describe(),
             "rows": len(self.rows),
             "metrics": {
@@ -212,13 +218,7 @@ class TaskResult:
     def manifest(self) -> dict[str, Any]:
         """What :func:`save` records beside the model file."""
         return {
-            "task": self.task.name,
-            "kind": self.task.kind,
-            "target": self.task.target,
-            "model": self.best.model,
-            "strategy": self.best.strategy,
-            "params": _plain(self.best.tuning.params),
-            "features": self.features.to_dict(),
+            **self._identity(),
             "classes": self.classes,
             "class_counts": (
                 {c: int(n) for c, n in zip(self.classes, np.bincount(self.y, minlength=len(self.classes)),
