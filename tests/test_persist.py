@@ -34,7 +34,8 @@ def test_a_saved_model_reloads_and_predicts_identically(
 ) -> None:
     loaded = load_model(saved)
     expected = fitted.final.predict(fitted.X)
-    np.testing.assert_array_equal(loaded.predict(fitted.rows), expected)
+    # block-wise tree scoring (hitlab.modeling.scoring) only changes the summation order
+    np.testing.assert_allclose(loaded.predict(fitted.rows), expected, rtol=1e-10, atol=1e-9)
     assert loaded.manifest["features"] == fitted.features.to_dict()
     assert loaded.manifest["sha256"] == sha256_file(saved)
     assert loaded.manifest["split"]["group_by"] == "track"

@@ -59,6 +59,24 @@ def test_new_tracks_without_popularity_or_genre(run_folder, held_out):
     assert (out["genre_1"] != out["genre_2"]).all()
 
 
+def test_the_three_passes_of_a_cold_start_follow_the_documented_chain(run_folder, held_out):
+    from hitlab.predict import PROVISIONAL_SHARE
+
+    new = hitlab.schema.coerce(held_out.head(300).drop(columns=["popularity", "genres", "genre"],
+                                                      errors="ignore"))
+    predictor = hitlab.load(run_folder)
+    out = predictor.predict(new)
+    work = new.copy()
+    provisional = predictor.genre.predict_proba(work, share=PROVISIONAL_SHARE)
+    work["genre"] = provisional.idxmax(axis=1).to_numpy()
+    popularity = np.clip(predictor.popularity.predict(work), 0, 100)
+    np.testing.assert_allclose(out["predicted_popularity"], popularity)
+    work["popularity"] = popularity
+    final = predictor.genre.predict_proba(work)
+    np.testing.assert_allclose(out["genre_1_probability"], final.max(axis=1).to_numpy())
+    assert (out["genre_1"].to_numpy() == final.idxmax(axis=1).to_numpy()).all()
+
+
 def test_predict_cli_round_trip_through_files_and_stdin(run_folder, held_out, tmp_path):
     source = tmp_path / "new.csv"
     held_out.head(50).drop(columns=["popularity", "genres", "artist_genres"]).to_csv(source, index=False)

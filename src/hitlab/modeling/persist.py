@@ -34,6 +34,7 @@ import skops.io as sio
 
 from hitlab.errors import ModelFileError
 from hitlab.features import FeatureSet, feature_frame
+from hitlab.modeling import scoring
 
 __all__ = ["TRUSTED_PREFIXES", "SavedModel", "data_hash", "load_model", "manifest_path", "save_model"]
 
@@ -145,16 +146,25 @@ class SavedModel:
 
     def predict(self, tracks: pd.DataFrame) -> np.ndarray:
         """Predicted popularity, or predicted class labels for a classifier."""
-        pred = self.estimator.predict(feature_frame(tracks, self.features))
+        X = feature_frame(tracks, self.features)
         if self.classes is not None:
-            return np.asarray(self.classes, dtype=object)[np.asarray(pred, dtype=np.int64)]
-        return np.asarray(pred, dtype=float)
+            if hasattr(self.estimator, "predict_proba"):
+                codes = np.asarray(self.estimator.classes_, dtype=np.int64)
+                pred = codes[np.argmax(scoring.predict_proba(self.estimator, X), axis=1)]
+            else:
+                pred = self.estimator.predict(X)
+            return np.asarray(self.classes, dtype=object)[pred]
+        return np.asarray(scoring.predict(self.estimator, X), dtype=float)
 
-    def predict_proba(self, tracks: pd.DataFrame) -> pd.DataFrame:
-        """Class probabilities, one column per class label (classifiers only)."""
+    def predict_proba(self, tracks: pd.DataFrame, *, share: float = 1.0) -> pd.DataFrame:
+        """Class probabilities, one column per class label (classifiers only).
+
+        ``share`` < 1: a rougher guess from the first part of a boosted model's rounds
+        (see :func:`hitlab.modeling.scoring.predict_proba`).
+        """
         if self.classes is None:
             raise ModelFileError(f"{self.path}: a regression model has no class probabilities")
-        proba = self.estimator.predict_proba(feature_frame(tracks, self.features))
+        proba = scoring.predict_proba(self.estimator, feature_frame(tracks, self.features), share=share)
         codes = np.asarray(self.estimator.classes_, dtype=np.int64)
         names = [self.classes[c] for c in codes]
         return pd.DataFrame(proba, columns=names, index=tracks.index)

@@ -283,11 +283,20 @@ register_strategy(Strategy("class_weight", "balanced class weights", balanced_we
 # --------------------------------------------------------------------------- regressors
 
 
+#: Boosting rounds the LightGBM search may pick, by task kind. The cap is a prediction-cost
+#: budget: every tree costs about 20-50 ns per scored track on one core, so the saved models
+#: stay fast enough for ``hitlab predict`` to score 1M tracks a minute (``benchmarks/predict.py``;
+#: a classifier grows one tree per class and round). Larger models gained at most 0.005
+#: accuracy / 0.00 MAE on the built-in data (docs/modeling.md).
+LGBM_ROUNDS: dict[str, tuple[int, int]] = {"regression": (100, 400), "classification": (40, 120)}
+
+
 def _lgbm_space(trial: Any, objectives: tuple[str, ...] | None) -> dict[str, Any]:
+    low, high = LGBM_ROUNDS["regression" if objectives else "classification"]
     params = {
-        "n_estimators": trial.suggest_int("n_estimators", 200, 1500, log=True),
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.15, log=True),
-        "num_leaves": trial.suggest_int("num_leaves", 8, 128, log=True),
+        "n_estimators": trial.suggest_int("n_estimators", low, high, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.03, 0.25, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 8, 64, log=True),
         "min_child_samples": trial.suggest_int("min_child_samples", 5, 200, log=True),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
@@ -414,7 +423,7 @@ def _regressors() -> None:
         ModelSpec("lightgbm", "regression",
                   lambda s, j: LGBMRegressor(random_state=s, n_jobs=j, verbose=-1, subsample_freq=1),
                   space=lambda t: _lgbm_space(t, ("l1", "huber", "l2")), max_trials=60,
-                  defaults={"objective": "l1", "n_estimators": 600, "learning_rate": 0.03, "num_leaves": 31,
+                  defaults={"objective": "l1", "n_estimators": 300, "learning_rate": 0.06, "num_leaves": 31,
                             "min_child_samples": 20, "subsample": 0.8, "colsample_bytree": 0.8,
                             "reg_lambda": 1.0},
                   description="LightGBM gradient-boosted trees"),
@@ -469,7 +478,7 @@ def _classifiers() -> None:
         ModelSpec("lightgbm", "classification",
                   lambda s, j: LGBMClassifier(random_state=s, n_jobs=j, verbose=-1, subsample_freq=1),
                   space=lambda t: _lgbm_space(t, None), max_trials=40,
-                  defaults={"n_estimators": 400, "learning_rate": 0.05, "num_leaves": 31,
+                  defaults={"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31,
                             "min_child_samples": 20, "subsample": 0.8, "colsample_bytree": 0.8,
                             "reg_lambda": 1.0},
                   description="LightGBM gradient-boosted trees"),
