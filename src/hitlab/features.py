@@ -230,8 +230,11 @@ def feature_frame(tracks: pd.DataFrame, features: FeatureSet) -> pd.DataFrame:
     for column in features.categorical:
         values = tracks[column]
         if pd.api.types.is_numeric_dtype(values):
-            text = values.astype("Float64").map(lambda v: MISSING if pd.isna(v) else f"{v:g}")
+            # format each distinct value once (keys, modes: a handful), then take them by code
+            codes, uniques = pd.factorize(values.astype("Float64"), use_na_sentinel=True)
+            names = np.array([f"{float(v):g}" for v in uniques] + [MISSING], dtype=object)
+            out[column] = names[codes]  # code -1 (missing) takes the last name
         else:
             text = values.astype("string").fillna(MISSING)
-        out[column] = np.asarray(text.to_numpy(dtype=object, na_value=MISSING), dtype=object)
+            out[column] = np.asarray(text.to_numpy(dtype=object, na_value=MISSING), dtype=object)
     return pd.DataFrame(out, index=tracks.index)

@@ -288,7 +288,7 @@ register_strategy(Strategy("class_weight", "balanced class weights", balanced_we
 #: stay fast enough for ``hitlab predict`` to score 1M tracks a minute (``benchmarks/predict.py``;
 #: a classifier grows one tree per class and round). Larger models gained at most 0.005
 #: accuracy / 0.00 MAE on the built-in data (docs/modeling.md).
-LGBM_ROUNDS: dict[str, tuple[int, int]] = {"regression": (100, 400), "classification": (40, 120)}
+LGBM_ROUNDS: dict[str, tuple[int, int]] = {"regression": (100, 400), "classification": (40, 100)}
 
 
 def _lgbm_space(trial: Any, objectives: tuple[str, ...] | None) -> dict[str, Any]:
