@@ -128,3 +128,21 @@ def test_a_missing_optional_extra_is_skipped_with_the_install_command(
         get_model("regression", "fancy")
     with pytest.raises(ConfigError, match="already registered"):
         zoo.register(ModelSpec("fancy", "regression", make=lambda s, j: None))
+
+
+@pytest.mark.parametrize("kind", ["regression", "classification"])
+def test_the_lightgbm_search_space_keeps_the_tree_budget(kind: str) -> None:
+    """Tuning may not pick a model too big to score 1M tracks a minute (``zoo.LGBM_ROUNDS``)."""
+    import optuna
+
+    spec = get_model(kind, "lightgbm")
+    low, high = zoo.LGBM_ROUNDS[kind]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    rounds = []
+    for _ in range(200):
+        trial = study.ask()
+        rounds.append(spec.space(trial)["n_estimators"])
+        study.tell(trial, 0.0)
+    assert low <= min(rounds) and max(rounds) <= high
+    assert max(rounds) > (low + high) / 2  # the space really spans the range, not a constant
+    assert low <= spec.defaults["n_estimators"] <= high
