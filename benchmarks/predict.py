@@ -57,6 +57,11 @@ def main() -> None:
         tracks["popularity"] = pd.array([pd.NA] * len(tracks), dtype="Int64")
         tracks["genres"] = [()] * len(tracks)
         print(f"models of a {'--quick' if args.quick_models else 'default'} run; one core")
+        for task, model in (("popularity", predictor.popularity), ("genre", predictor.genre)):
+            if model is not None:
+                est = model.estimator.steps[-1][1]
+                size = f"{est.booster_.num_trees():,} trees" if hasattr(est, "booster_") else ""
+                print(f"  {task}: {type(est).__name__} {size}")
         print(f"{'case':<44} {'rows':>10} {'seconds':>8} {'rows/min':>12}")
         for label, frame in (
             ("both models, no popularity or genre given", tracks),
