@@ -72,3 +72,59 @@ def test_class_recall_matches_scikit_learn() -> None:
 def test_metric_errors_say_what_is_wrong(call, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         call()
+
+
+def test_one_row_per_group_is_the_plain_row_bootstrap() -> None:
+    from hitlab.modeling.evaluate import bootstrap_indices
+
+    groups = np.array([f"t:{i}" for i in range(50)], dtype=object)
+    np.testing.assert_array_equal(bootstrap_indices(50, 30, seed=4, groups=groups),
+                                  bootstrap_indices(50, 30, seed=4))
+
+
+def test_grouped_resamples_keep_groups_whole_but_the_last_cut_one() -> None:
+    from hitlab.modeling.evaluate import bootstrap_indices
+
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 40, 300)  # 40 "artists" of uneven size
+    sizes = np.bincount(groups, minlength=40)
+    idx = bootstrap_indices(300, 200, seed=1, groups=groups)
+    assert idx.shape == (200, 300)
+    for row in idx:
+        counts = np.bincount(groups[row], minlength=40)
+        partial = [g for g in range(40) if counts[g] % sizes[g] if sizes[g]]
+        assert len(partial) <= 1  # only the group drawn last may be cut
+        # positions of one group come as whole copies of that group's rows
+        for g in np.flatnonzero(counts)[:5]:
+            if g not in partial:
+                rows = np.sort(row[groups[row] == g])
+                np.testing.assert_array_equal(rows, np.sort(np.tile(np.flatnonzero(groups == g),
+                                                                    counts[g] // sizes[g])))
+    with pytest.raises(ConfigError, match="labels"):
+        bootstrap_indices(10, 5, groups=np.arange(9))
+
+
+def test_artist_grouped_intervals_are_wider_on_real_tracks(clean_tracks) -> None:
+    """Tracks of one artist are alike in popularity, so resampling artists widens the CI."""
+    from hitlab.modeling.split import group_labels
+
+    y = clean_tracks["popularity"].to_numpy(dtype=float)
+    pred = np.full_like(y, np.median(y))
+    by_row = bootstrap(["mae"], y, pred, n_boot=300, seed=0)["mae"]
+    by_artist = bootstrap(["mae"], y, pred, n_boot=300, seed=0,
+                          groups=group_labels(clean_tracks, "artist"))["mae"]
+    assert by_artist.value == by_row.value
+    assert (by_artist.high - by_artist.low) > 1.3 * (by_row.high - by_row.low)
+
+
+def test_fit_task_reports_artist_grouped_intervals(tracks_slice) -> None:
+    from hitlab.features import resolve_features
+    from hitlab.modeling import Task, fit_task
+
+    task = Task("popularity", "regression", "popularity", resolve_features("popularity"), "mae")
+    result = fit_task(tracks_slice, task, models=["linear"], budget=1, max_trials=1, n_boot=100, seed=0,
+                      n_jobs=1, group_by="artist")
+    groups = result.test_groups
+    assert all(str(g).startswith(("a:", "n:", "t:")) for g in groups)
+    expected = bootstrap(["mae"], result.y_test, result.best.prediction, n_boot=100, seed=0, groups=groups)
+    assert result.best.metrics["mae"] == expected["mae"]

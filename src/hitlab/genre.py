@@ -138,13 +138,14 @@ def spotify_link(track_id: object) -> str:
 # --------------------------------------------------------------------------- small helpers
 
 
-def _mean_ci(hits: np.ndarray, n_boot: int, seed: int) -> Estimate:
-    """Mean of a 0/1 (or real) per-row vector with a percentile bootstrap 95% CI."""
+def _mean_ci(hits: np.ndarray, n_boot: int, seed: int, groups: np.ndarray | None = None) -> Estimate:
+    """Mean of a 0/1 (or real) per-row vector with a percentile bootstrap 95% CI (``groups``:
+    resample whole groups, see :func:`hitlab.modeling.evaluate.bootstrap_indices`)."""
     values = np.asarray(hits, dtype=float)
     point = float(values.mean()) if values.size else float("nan")
     if n_boot <= 0 or values.size == 0:
         return Estimate(point, float("nan"), float("nan"))
-    idx = bootstrap_indices(values.size, n_boot, seed)
+    idx = bootstrap_indices(values.size, n_boot, seed, groups)
     means = np.concatenate([values[idx[i : i + 100]].mean(axis=1) for i in range(0, n_boot, 100)])
     low, high = np.percentile(means, [2.5, 97.5])
     return Estimate(point, float(low), float(high))
@@ -204,7 +205,8 @@ def strategy_table(result: TaskResult, model: str = DEFAULT_MODEL, *, n_boot: in
             est = c.metrics[name]
             records.append({"row": name, "kind": "overall", "tracks": len(y), "strategy": c.strategy,
                             "value": est.value, "low": est.low, "high": est.high})
-        recall = class_recall(y, c.prediction, classes, n_boot=n_boot, seed=seed)
+        recall = class_recall(y, c.prediction, classes, n_boot=n_boot, seed=seed,
+                              groups=result.test_groups)
         for genre, rec in recall.iterrows():
             records.append({"row": f"recall: {genre}", "kind": "genre", "tracks": int(rec["n"]),
                             "strategy": c.strategy, "value": float(rec["recall"]),
@@ -286,7 +288,7 @@ def confident_predictions(predictions: pd.DataFrame, *, correct: bool, top: int 
 
 
 def top_k_table(y: np.ndarray, proba: np.ndarray, ks: Sequence[int] = TOP_K, *, n_boot: int = 1000,
-                seed: int = 42) -> pd.DataFrame:
+                seed: int = 42, groups: np.ndarray | None = None) -> pd.DataFrame:
     """Top-k accuracy (the true genre among the k most probable), k = 1, 2, 3, with 95% CIs."""
     ranked = _ranked(proba)
     records = []
@@ -294,7 +296,7 @@ def top_k_table(y: np.ndarray, proba: np.ndarray, ks: Sequence[int] = TOP_K, *, 
         if k > proba.shape[1]:
             continue
         hits = (ranked[:, :k] == np.asarray(y)[:, None]).any(axis=1)
-        est = _mean_ci(hits, n_boot, seed)
+        est = _mean_ci(hits, n_boot, seed, groups)
         records.append({"k": k, "accuracy": est.value, "low": est.low, "high": est.high,
                         "chance": k / proba.shape[1]})
     return pd.DataFrame(records)
@@ -329,7 +331,8 @@ def calibration_table(confidence: np.ndarray, correct: np.ndarray,
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS,
-                               *, n_boot: int = 1000, seed: int = 42) -> Estimate:
+                               *, n_boot: int = 1000, seed: int = 42,
+                               groups: np.ndarray | None = None) -> Estimate:
     """ECE: the track-weighted mean gap between stated confidence and accuracy over the bins,
     with a bootstrap 95% CI (the rows are resampled, the bin edges fixed).
 
@@ -351,7 +354,7 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     point = ece(np.arange(n))
     if n_boot <= 0 or n == 0:
         return Estimate(point, float("nan"), float("nan"))
-    idx = bootstrap_indices(n, n_boot, seed)
+    idx = bootstrap_indices(n, n_boot, seed, groups)
     values = np.array([ece(row) for row in idx])
     low, high = np.percentile(values, [2.5, 97.5])
     return Estimate(point, float(low), float(high))
@@ -740,17 +743,18 @@ def analyse(result: TaskResult, *, scheme: str = "playlist", strategy_model: str
     predictions = prediction_table(result)
     labels = _label_sets(result.test_rows)
     base_pred = result.labels(base.prediction)
-    exact = _mean_ci(predictions["correct"].to_numpy(bool), n_boot, seed)
-    hit_any = _mean_ci(predictions["hit_any_label"].to_numpy(bool), n_boot, seed)
-    baseline_exact = _mean_ci(base.prediction == y, n_boot, seed)
+    groups = result.test_groups  # the order of the test rows, as every table below
+    exact = _mean_ci(predictions["correct"].to_numpy(bool), n_boot, seed, groups)
+    hit_any = _mean_ci(predictions["hit_any_label"].to_numpy(bool), n_boot, seed, groups)
+    baseline_exact = _mean_ci(base.prediction == y, n_boot, seed, groups)
     base_any = np.array([p in x for p, x in zip(base_pred, labels, strict=True)], dtype=bool)
-    baseline_hit_any = _mean_ci(base_any, n_boot, seed)
+    baseline_hit_any = _mean_ci(base_any, n_boot, seed, groups)
     assert best.proba is not None
-    top_k = top_k_table(y, best.proba, n_boot=n_boot, seed=seed)
+    top_k = top_k_table(y, best.proba, n_boot=n_boot, seed=seed, groups=groups)
     confidence = predictions["confidence"].to_numpy(float)
     correct = predictions["correct"].to_numpy(bool)
     calibration = calibration_table(confidence, correct)
-    ece = expected_calibration_error(confidence, correct, n_boot=n_boot, seed=seed)
+    ece = expected_calibration_error(confidence, correct, n_boot=n_boot, seed=seed, groups=groups)
     confusions = {c.key: confusion(y, c.prediction, classes)
                   for c in result.candidates if c.model == strategy_model}
     confusions.setdefault(best.key, confusion(y, best.prediction, classes))

@@ -180,13 +180,21 @@ def error_table(result: TaskResult) -> pd.DataFrame:
     return out
 
 
-def errors_by_genre(errors: pd.DataFrame, *, n_boot: int = 1000, seed: int = 42) -> pd.DataFrame:
-    """Per genre: tracks, MAE with its 95% CI, the median baseline's MAE, mean error (bias)."""
+def errors_by_genre(errors: pd.DataFrame, *, n_boot: int = 1000, seed: int = 42,
+                    groups: np.ndarray | None = None) -> pd.DataFrame:
+    """Per genre: tracks, MAE with its 95% CI, the median baseline's MAE, mean error (bias).
+
+    ``groups``: the split group of each row of ``errors`` (``TaskResult.test_groups``); the
+    CIs then resample whole groups (artists, with ``group_by="artist"``).
+    """
     records = []
-    groups = [("all", errors), *((str(g), part) for g, part in errors.groupby("genre", sort=True))]
-    for genre, part in groups:
+    labels = np.asarray(groups) if groups is not None else None
+    parts = [("all", errors), *((str(g), part) for g, part in errors.groupby("genre", sort=True))]
+    for genre, part in parts:
         y = part["actual"].to_numpy(float)
-        model = bootstrap(["mae"], y, part["predicted"].to_numpy(float), n_boot=n_boot, seed=seed)["mae"]
+        where = None if labels is None else labels[errors.index.get_indexer(part.index)]
+        model = bootstrap(["mae"], y, part["predicted"].to_numpy(float), n_boot=n_boot, seed=seed,
+                          groups=where)["mae"]
         base = bootstrap(["mae"], y, part["baseline_predicted"].to_numpy(float), n_boot=0)["mae"]
         records.append({
             "genre": genre,
@@ -502,7 +510,7 @@ def fit(
     vif = vif_table(result.rows, audio)
     say("error views and drivers")
     errors = error_table(result)
-    by_genre = errors_by_genre(errors, n_boot=n_boot, seed=seed)
+    by_genre = errors_by_genre(errors, n_boot=n_boot, seed=seed, groups=result.test_groups)
     with threadpool_limits(limits=n_jobs if n_jobs > 0 else None):
         found = drivers(result, max_rows=600 if quick else 1000, seed=seed)
     if found.shap_model is None:

@@ -187,10 +187,47 @@ def _n_classes(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, kind: 
     return int(max(y.max(initial=0), pred.max(initial=0)) + 1)
 
 
-def bootstrap_indices(n: int, n_boot: int = 1000, seed: int = 42) -> np.ndarray:
-    """(n_boot, n) row positions drawn with replacement, reproducible from ``seed``."""
+def bootstrap_indices(
+    n: int, n_boot: int = 1000, seed: int = 42, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """(n_boot, n) row positions drawn with replacement, reproducible from ``seed``.
+
+    With ``groups`` (one label per row, e.g. the artist of each test track) whole groups are
+    drawn with replacement (a cluster bootstrap), so tracks that share an artist stay together
+    and the interval reflects how much results vary between artists, not only between tracks.
+    Groups are drawn until a resample has ``n`` rows; the last group drawn is cut to keep every
+    resample at ``n`` rows. When every row is its own group (the usual track-grouped split) the
+    result is the plain row bootstrap, resample for resample. Below, the first resample drew
+    b, b, c, c; the second c, c and the first two rows of a:
+
+    >>> bootstrap_indices(6, 2, seed=1, groups=np.array(["a", "a", "a", "b", "c", "c"])).tolist()
+    [[3, 3, 4, 5, 4, 5], [4, 5, 4, 5, 0, 1]]
+    """
     rng = np.random.default_rng(seed)
-    return rng.integers(0, n, size=(n_boot, n), dtype=np.int32)
+    if groups is None or n == 0:
+        return rng.integers(0, n, size=(n_boot, n), dtype=np.int32)
+    codes, uniques = pd.factorize(np.asarray(groups), use_na_sentinel=False)
+    if len(codes) != n:
+        raise ConfigError(f"groups has {len(codes)} labels for {n} rows")
+    n_groups = len(uniques)
+    if n_groups == n:
+        return rng.integers(0, n, size=(n_boot, n), dtype=np.int32)
+    order = np.argsort(codes, kind="stable").astype(np.int32)
+    sizes = np.bincount(codes, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    out = np.empty((n_boot, n), dtype=np.int32)
+    for b in range(n_boot):
+        picked: list[np.ndarray] = []
+        total = 0
+        while total < n:
+            draw = rng.integers(0, n_groups, size=n_groups)
+            # rows of each drawn group, in draw order: starts repeated over each group's size
+            lengths = sizes[draw]
+            offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            picked.append(order[np.repeat(starts[draw], lengths) + offsets])
+            total += int(lengths.sum())
+        out[b] = np.concatenate(picked)[:n]
+    return out
 
 
 def bootstrap(
@@ -203,6 +240,7 @@ def bootstrap(
     n_boot: int = 1000,
     seed: int = 42,
     chunk: int = 100,
+    groups: np.ndarray | None = None,
 ) -> dict[str, Estimate]:
     """Each metric on all rows, with a percentile bootstrap 95% CI over ``n_boot`` resamples.
 
@@ -216,6 +254,8 @@ def bootstrap(
         (n, K) class probabilities, for metrics that need them.
     n_boot, seed
         Number of resamples and their seed (the same seed gives the same resamples).
+    groups
+        One label per row: resample whole groups (see :func:`bootstrap_indices`).
 
     Raises
     ------
@@ -227,7 +267,7 @@ def bootstrap(
     )
     out: dict[str, Estimate] = {}
     n = len(y)
-    rng_idx = bootstrap_indices(n, n_boot, seed) if n_boot > 0 else np.empty((0, n), dtype=np.int32)
+    rng_idx = bootstrap_indices(n, n_boot, seed, groups) if n_boot > 0 else np.empty((0, n), dtype=np.int32)
     full = np.arange(n)[None, :]
     for name, m in chosen.items():
         if m.needs_proba and proba is None:
@@ -253,6 +293,7 @@ def class_recall(
     *,
     n_boot: int = 1000,
     seed: int = 42,
+    groups: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per-class recall (share of each true class predicted right) with bootstrap 95% CIs.
 
@@ -263,7 +304,7 @@ def class_recall(
     point, support = _recalls(yy, pp, np.arange(len(yy))[None, :], k)
     rows: dict[str, Any] = {"n": support[0].astype(int), "recall": point[0]}
     if n_boot > 0:
-        idx = bootstrap_indices(len(yy), n_boot, seed)
+        idx = bootstrap_indices(len(yy), n_boot, seed, groups)
         values = np.concatenate([_recalls(yy, pp, idx[i : i + 100], k)[0] for i in range(0, n_boot, 100)])
         rows["low"] = np.nanpercentile(values, 2.5, axis=0)
         rows["high"] = np.nanpercentile(values, 97.5, axis=0)

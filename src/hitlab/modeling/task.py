@@ -144,6 +144,12 @@ class TaskResult:
     def test_rows(self) -> pd.DataFrame:
         return self.rows.iloc[self.split.test]
 
+    @property
+    def test_groups(self) -> np.ndarray:
+        """The split group (track, or artist with ``group_by="artist"``) of each test row: the
+        bootstrap CIs resample whole groups (:func:`~hitlab.modeling.evaluate.bootstrap_indices`)."""
+        return self.split.groups[self.split.test]
+
     def candidate(self, key: str) -> Candidate:
         """The candidate named ``model`` or ``model+strategy``."""
         for c in self.candidates:
@@ -419,7 +425,7 @@ def fit_task(
         if proba is not None and n_classes is not None and proba.shape[1] < n_classes:
             proba = np.pad(proba, ((0, 0), (0, n_classes - proba.shape[1])))
         metrics = bootstrap(task.reported, y[test], pred, proba, n_classes=n_classes, n_boot=n_boot,
-                            seed=seed)
+                            seed=seed, groups=split.groups[test])
         candidates.append(Candidate(model_name, strategy, pipeline, tuning, fit_seconds,
                                     len(test) / predict_seconds, pred, proba, metrics))
     baseline = candidates[0]
