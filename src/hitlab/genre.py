@@ -334,7 +334,7 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
                                *, n_boot: int = 1000, seed: int = 42,
                                groups: np.ndarray | None = None) -> Estimate:
     """ECE: the track-weighted mean gap between stated confidence and accuracy over the bins,
-    with a bootstrap 95% CI (the rows are resampled, the bin edges fixed).
+    with a bootstrap 95% CI (the rows, or whole ``groups``, are resampled; the bin edges fixed).
 
     >>> round(expected_calibration_error(np.array([0.9, 0.9, 0.6, 0.6]), np.array([1, 1, 1, 0]),
     ...                                  n_boot=0).value, 3)
