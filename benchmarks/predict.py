@@ -12,7 +12,7 @@ start and imports included).
 A second table shows what the cold start costs in quality: both default models are fitted
 on the training part of the track-grouped 67/33 split (seed 42) of the built-in data and
 score the held-out tracks (a) with popularity and genre given, (b) with both hidden, the
-provisional genre guess made with the first third of the genre model's rounds (what
+provisional genre guess made with the first quarter of the genre model's rounds (what
 ``predict`` does) and (c) with both hidden, the provisional guess made with the whole model.
 
 Run: ``python benchmarks/predict.py [--rows 1000000] [--skip-quality]``.
