@@ -23,9 +23,10 @@ import pandas as pd
 
 __all__ = ["ROWS_PER_BLOCK", "TREES_PER_BLOCK", "predict", "predict_proba"]
 
-#: Trees evaluated together over a block of rows (about 30 trees of a few dozen leaves stay
-#: in the CPU's fast caches; measured best on the default models).
-TREES_PER_BLOCK = 30
+#: Trees evaluated together over a block of rows. Measured on the default models (one core,
+#: 300k rows, us/row for genre / popularity): 6 trees 25.8 / 11.7, 12 trees 25.0 / 9.4,
+#: 30 trees 28.6 / 9.4, 120 trees 32.5 / 12.5, all at once (LightGBM's way) 39.5 / 15.5.
+TREES_PER_BLOCK = 12
 #: Rows transformed and scored together (bounds the memory of scoring a large table).
 ROWS_PER_BLOCK = 100_000
 _IDENTITY = {"regression", "regression_l1", "huber", "fair", "quantile", "mape", "l1", "l2", "mae", "mse"}
