@@ -7,7 +7,7 @@ walk the trees in small blocks instead: the raw scores of each block of boosting
 are computed for a block of rows and summed, then the model's link function (identity for
 regression, softmax for multi-class, sigmoid for binary) is applied once. The result equals
 the pipeline's own ``predict``/``predict_proba`` up to floating-point summation order
-(about 1e-13; tested), at 1.5-2x the speed on one core (``benchmarks/predict.py``).
+(about 1e-13; tested), 1.6x faster on one core for the default models (``benchmarks/predict.py``).
 
 Any other pipeline, or a LightGBM objective without a known link, is scored by the
 pipeline itself, so the functions are safe to call on every model the zoo can save.
