@@ -76,3 +76,21 @@ def test_a_share_of_the_rounds_equals_lightgbm_with_that_many_iterations(
     assert not np.allclose(third, pipeline.predict_proba(X))  # really a different, shorter model
     with pytest.raises(ValueError, match="share"):
         scoring.predict_proba(pipeline, X, share=0)
+
+
+def test_a_chosen_model_too_slow_to_score_gets_a_note(tracks_slice: pd.DataFrame,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from hitlab.modeling import Task, fit_task, task
+
+    spec = Task("popularity", "regression", "popularity", resolve_features("popularity"), "mae")
+
+    def notes() -> list[str]:
+        result = fit_task(tracks_slice, spec, models=["lightgbm"], max_trials=1, n_boot=10, seed=0, n_jobs=1,
+                          refit=False)
+        assert result.best.predict_rows_per_s > 0
+        return [n for n in result.notes if "tracks/s" in n]
+
+    assert notes() == []  # LightGBM at its capped size scores well above the floor
+    monkeypatch.setattr(task, "SCORING_FLOOR", 1e12)
+    (note,) = notes()
+    assert "lightgbm" in note and "1M tracks" in note

@@ -47,6 +47,9 @@ REPORTED: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy", "macro_f1", "balanced_accuracy", "top2", "log_loss"),
 }
 BASELINES = {"regression": "median", "classification": "majority"}
+#: Tracks per second one model pass must score for ``hitlab predict`` to reach its target of
+#: 1M tracks a minute on one core; a chosen model measured slower gets a note.
+SCORING_FLOOR = 1_000_000 / 60
 
 
 @dataclass(frozen=True)
@@ -432,6 +435,12 @@ def fit_task(
     contenders = candidates[1:] or candidates
     sign = -1.0 if metric.greater_is_better else 1.0
     best = min(contenders, key=lambda c: sign * c.tuning.score)
+    if best.predict_rows_per_s < SCORING_FLOOR:
+        notes.append(
+            f"the chosen model ({best.key}) scored {best.predict_rows_per_s:,.0f} tracks/s on the test part, "
+            f"below the {SCORING_FLOOR:,.0f}/s one pass needs for `hitlab predict` to score 1M tracks a "
+            f"minute (measured on this machine, busy or not); expect slower scoring"
+        )
     if refit:
         say(f"refitting {best.key} on all {len(rows):,} rows")
         final = build_pipeline(spec_of(best.model), features, params=best.tuning.params,

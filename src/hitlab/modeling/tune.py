@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from hitlab.features import FeatureSet
+from hitlab.modeling import scoring
 from hitlab.modeling.evaluate import get_metric, score
 from hitlab.modeling.zoo import ModelSpec, build_pipeline, fit_params
 
@@ -52,10 +53,14 @@ class TuneResult:
 
 
 def predict_scores(pipeline: Any, X: pd.DataFrame, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predictions and (for classifiers) class probabilities, columns in class-code order."""
+    """Predictions and (for classifiers) class probabilities, columns in class-code order.
+
+    Scored the way ``hitlab predict`` scores (:mod:`hitlab.modeling.scoring`), so the test
+    metrics and the measured prediction speed are those of the saved model's path.
+    """
     if kind == "regression":
-        return np.asarray(pipeline.predict(X), dtype=float), None
-    proba = np.asarray(pipeline.predict_proba(X), dtype=float)
+        return np.asarray(scoring.predict(pipeline, X), dtype=float), None
+    proba = np.asarray(scoring.predict_proba(pipeline, X), dtype=float)
     classes = np.asarray(pipeline.classes_, dtype=np.int64)
     n_classes = int(classes.max()) + 1 if classes.size else 0
     full = np.zeros((len(X), n_classes))
