@@ -85,7 +85,8 @@ def cli_round_trip(folder, tracks: pd.DataFrame, tmp: str) -> None:  # type: ign
     import sys
 
     source = os.path.join(tmp, "new_tracks.csv")
-    tracks.drop(columns=["popularity", "genres", "artist_genres"], errors="ignore").to_csv(source, index=False)
+    unknown = ["popularity", "genres", "artist_genres"]  # what new tracks do not have yet
+    tracks.drop(columns=unknown, errors="ignore").to_csv(source, index=False)
     size = os.path.getsize(source) / 1e6
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "hitlab", "predict", source, "--run", str(folder),
