@@ -154,10 +154,17 @@ def test_header_only(raw_tidytuesday, write_csv):
         read_tracks(write_csv(raw_tidytuesday.head(0)))
 
 
-def test_non_utf8_csv(raw_tidytuesday, write_csv):
+def test_non_utf8_csv_is_read_with_a_stated_fallback(raw_tidytuesday, write_csv):
     text = raw_tidytuesday.head(3).to_csv(index=False).replace("Ed Sheeran", "Beyoncé")
-    with pytest.raises(DataError, match=r"latin1.csv: not valid UTF-8 \(byte 0xe9"):
-        read_tracks(write_csv(text.encode("latin-1"), "latin1.csv"))
+    tracks = read_tracks(write_csv(text.encode("cp1252"), "cp1252.csv"))
+    assert "Beyoncé" in set(tracks["artist_name"])
+    assert any("not valid UTF-8 (byte 0xe9" in n and "cp1252" in n for n in tracks.attrs["read_notes"])
+
+
+def test_wrong_explicit_encoding_is_an_error(raw_tidytuesday, write_csv):
+    text = raw_tidytuesday.head(3).to_csv(index=False).replace("Ed Sheeran", "Beyoncé")
+    with pytest.raises(DataError, match=r"latin1.csv: not valid utf-8 \(byte 0xe9"):
+        read_tracks(write_csv(text.encode("latin-1"), "latin1.csv"), encoding="utf-8")
 
 
 def test_corrupt_parquet(raw_tidytuesday, write_csv):
@@ -187,7 +194,15 @@ def test_same_track_with_conflicting_features(raw_tidytuesday, write_csv):
         match=r"track_id '.+' has conflicting audio features in column\(s\) "
         r"energy at rows 1, 5",
     ):
-        clean(tracks)
+        clean(tracks, strict=True)
+    # without strict: the first row's features are kept, and the conflict is counted
+    result = clean(tracks)
+    assert len(result.tracks) == 4
+    first = result.tracks.set_index("track_id").loc[frame.loc[0, "track_id"]]
+    assert first["energy"] == frame.loc[0, "energy"]
+    assert first["genres"] == (frame.loc[0, "playlist_genre"], "rock")
+    step = next(s for s in result.report.steps if s.step == "conflicting audio features")
+    assert step.rows == 1 and "first row's features were kept" in step.reason
 
 
 def test_load_mapping_missing_file():

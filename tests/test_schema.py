@@ -55,8 +55,26 @@ def test_all_problems_are_collected_and_raised_once():
 
 
 def test_missing_required_column_is_named():
-    with pytest.raises(SchemaError, match=r"missing required column\(s\) 'tempo'"):
-        coerce(_good_rows().drop(columns="tempo"), source="x.csv")
+    with pytest.raises(SchemaError, match=r"missing required column\(s\) 'track_id'"):
+        coerce(_good_rows().drop(columns="track_id"), source="x.csv")
+
+
+def test_audio_features_are_optional_but_one_is_needed():
+    table = coerce(_good_rows().drop(columns=["tempo", "key", "mode"]), source="x.csv")
+    assert table["tempo"].isna().all()
+    features = [c for c in AUDIO_FEATURES if c in _good_rows().columns]
+    with pytest.raises(SchemaError, match="no audio feature column"):
+        coerce(_good_rows().drop(columns=features), source="x.csv")
+
+
+def test_huge_whole_numbers_are_reported_as_written():
+    rows = _good_rows()
+    rows["year"] = 2000.0
+    rows.loc[0, "year"] = 1e22
+    with pytest.raises(SchemaError, match=r"column 'year': value\(s\) 1e\+22 are not plausible at row 1"):
+        coerce(rows, source="x.csv")
+    table = coerce(rows, check_ranges=False)
+    assert table.loc[0, "year"] > 2100  # kept out of range, for cleaning to drop
 
 
 def test_range_checks_can_be_deferred_to_cleaning():

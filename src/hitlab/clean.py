@@ -2,18 +2,26 @@
 
 Steps, in order (each becomes a line of the :class:`CleaningReport`):
 
+0. **read notes**: what the importer noticed and converted (encoding, delimiter, value
+   conventions), and the audio features the table does not have (the models use the
+   ones present).
 1. **exact duplicates**: rows identical in every column are dropped.
-2. **same track, several rows** (the same track id under several genre queries or
+2. **same artist and title, different audio** (files without track ids, whose derived id
+   comes from artist + title): different recordings (a single and an album version),
+   kept as separate tracks with the id suffix ``~2``, ``~3``, ... (counted).
+3. **same track, several rows** (the same track id under several genre queries or
    playlists): merged into one row whose genre labels are the union (in order of first
-   appearance in the file) and whose artist tags are the union. Audio features must
-   agree (else :class:`~hitlab.errors.ConflictError`
-   naming the track and rows); other fields take the first non-missing value. When the
-   copies disagree on popularity the highest is kept and the track counted as changed.
-3. **missing audio features**: tracks lacking any required audio feature are dropped.
-4. **out-of-range audio features** (only when the table was read with range checks
-   deferred): dropped, per column.
-5. **zero tempo**: a tempo of 0 BPM means the analysis failed; dropped.
-6. **implausible duration**: shorter than ``min_duration_ms`` (30 s) or longer than
+   appearance in the file) and whose artist tags are the union. When the rows disagree
+   on audio features, the **first row's** features are kept and the track counted
+   (``strict=True`` raises :class:`~hitlab.errors.ConflictError` naming the track and
+   rows instead); other fields take the first non-missing value. When the copies
+   disagree on popularity the highest is kept and the track counted as changed.
+4. **missing audio features**: tracks lacking a value of a feature the table has are dropped.
+5. **out-of-range values** (only when the table was read with range checks deferred,
+   ``--drop-invalid``): audio features, popularity, year and time signature outside
+   their ranges; dropped, per column.
+6. **zero tempo**: a tempo of 0 BPM means the analysis failed; dropped.
+7. **implausible duration**: shorter than ``min_duration_ms`` (30 s) or longer than
    ``max_duration_ms`` (30 min); dropped.
 
 Tracks without popularity or without genre labels are kept and counted (they leave the
@@ -115,7 +123,62 @@ def _union_labels(codes: np.ndarray, labels: pd.Series, n_groups: int) -> np.nda
     return out
 
 
-def _merge_duplicates(tracks: pd.DataFrame, report: CleaningReport, source: str) -> pd.DataFrame:
+def _present_features(tracks: pd.DataFrame) -> list[str]:
+    """The audio features the table has (a column with no value at all is absent)."""
+    return [c for c in schema.AUDIO_FEATURES if c in tracks.columns and tracks[c].notna().any()]
+
+
+def _audio_conflicts(tracks: pd.DataFrame, codes: np.ndarray, first_pos: np.ndarray,
+                     features: list[str]) -> np.ndarray:
+    """Rows whose audio features differ from the first row of their group (rounded to 6 places)."""
+    conflict = np.zeros(len(tracks), dtype=bool)
+    for col in features:
+        values = tracks[col].to_numpy(dtype="float64", na_value=np.nan)
+        ref = values[first_pos[codes]]
+        same = (np.round(values, 6) == np.round(ref, 6)) | (np.isnan(values) & np.isnan(ref))
+        conflict |= ~same
+    return conflict
+
+
+def _split_recordings(tracks: pd.DataFrame, features: list[str], report: CleaningReport) -> pd.DataFrame:
+    """Rows sharing a derived id (same artist and title) but not the audio are different
+    recordings: each keeps its own track, the second gets the id suffix ``~2``, and so on."""
+    ids = tracks["track_id"].astype("string")
+    derived = ids.str.startswith("hl:").fillna(False).to_numpy(dtype=bool)
+    if not derived.any() or not features:
+        return tracks
+    sub = tracks.loc[derived, features].astype("Float64").round(6)
+    sub.insert(0, "track_id", ids[derived])
+    key = sub.groupby(list(sub.columns), sort=False, dropna=False).ngroup().to_numpy()
+    firsts = pd.DataFrame({"id": sub["track_id"].to_numpy(), "key": key}).drop_duplicates("key")
+    rank = firsts.groupby("id", sort=False).cumcount().to_numpy()
+    by_key = np.zeros(key.max() + 1, dtype=np.int64)
+    by_key[firsts["key"].to_numpy()] = rank
+    n = by_key[key]
+    if not n.any():
+        return tracks
+    tracks = tracks.copy()
+    new_ids = ids[derived].to_numpy(dtype=object)
+    new_ids[n > 0] = [f"{i}~{k + 1}" for i, k in zip(new_ids[n > 0], n[n > 0], strict=True)]
+    tracks.loc[derived, "track_id"] = new_ids
+    split_ids = pd.unique(sub["track_id"].to_numpy()[n > 0])
+    report.add(
+        "same artist and title, different audio",
+        "kept",
+        int((n > 0).sum()),
+        f"{len(split_ids):,} artist + title pair(s) without track ids came with different audio features "
+        "(a single and an album version, a re-release): each recording stays a track of its own "
+        "(id suffix ~2, ~3, ...); a song-grouped split keeps them on one side",
+        split_ids[:MAX_EXAMPLES],
+    )
+    return tracks
+
+
+def _merge_duplicates(
+    tracks: pd.DataFrame, report: CleaningReport, source: str, *, strict: bool = False
+) -> pd.DataFrame:
+    features = _present_features(tracks)
+    tracks = _split_recordings(tracks, features, report)
     ids = tracks["track_id"].to_numpy(dtype=object)
     codes, uniques = pd.factorize(ids)
     n = len(uniques)
@@ -126,13 +189,7 @@ def _merge_duplicates(tracks: pd.DataFrame, report: CleaningReport, source: str)
     # first row of each group in file order
     first_pos = np.full(n, len(codes), dtype=np.int64)
     np.minimum.at(first_pos, codes, np.arange(len(codes)))
-    features = [c for c in schema.AUDIO_FEATURES if c in tracks.columns]
-    conflict = np.zeros(len(tracks), dtype=bool)
-    for col in features:
-        values = tracks[col].to_numpy(dtype="float64", na_value=np.nan)
-        ref = values[first_pos[codes]]
-        same = (np.round(values, 6) == np.round(ref, 6)) | (np.isnan(values) & np.isnan(ref))
-        conflict |= ~same
+    conflict = _audio_conflicts(tracks, codes, first_pos, features)
     if conflict.any():
         bad_ids = pd.unique(ids[conflict])
         first_bad = bad_ids[0]
@@ -142,11 +199,22 @@ def _merge_duplicates(tracks: pd.DataFrame, report: CleaningReport, source: str)
             for c in features
             if tracks.loc[ids == first_bad, c].astype("Float64").round(6).nunique(dropna=False) > 1
         ]
-        raise ConflictError(
-            f"track_id '{first_bad}' has conflicting audio features in column(s) "
-            f"{', '.join(cols)} at rows {', '.join(map(str, rows))}; "
-            f"{len(bad_ids)} track id(s) conflict in all. Fix the file or drop the wrong rows.",
-            source=source,
+        if strict:
+            raise ConflictError(
+                f"track_id '{first_bad}' has conflicting audio features in column(s) "
+                f"{', '.join(cols)} at rows {', '.join(map(str, rows))}; "
+                f"{len(bad_ids)} track id(s) conflict in all. Fix the file or drop the wrong rows "
+                "(without --strict the first row of each track is kept and the others counted).",
+                source=source,
+            )
+        report.add(
+            "conflicting audio features",
+            "changed",
+            int(conflict.sum()),
+            f"{len(bad_ids):,} track id(s) came with different audio features in different rows "
+            f"(first: '{first_bad}', column(s) {', '.join(cols)}, rows {', '.join(map(str, rows))}); "
+            "the first row's features were kept (--strict refuses such a file)",
+            bad_ids[:MAX_EXAMPLES],
         )
     order = np.argsort(codes, kind="stable")
     grouped = tracks.iloc[order]
@@ -154,6 +222,8 @@ def _merge_duplicates(tracks: pd.DataFrame, report: CleaningReport, source: str)
     plain = [c for c in tracks.columns if c not in ("genres", "artist_genres", "popularity")]
     merged = grouped[plain].groupby(keys, sort=True).first()
     merged.index = tracks.index[first_pos]
+    for col in features:  # the first row's features, as a whole (never mixed across rows)
+        merged[col] = tracks[col].iloc[first_pos].set_axis(merged.index)
     merged["popularity"] = (
         grouped["popularity"].groupby(keys, sort=True).max().to_numpy()
         if "popularity" in tracks.columns
@@ -195,6 +265,7 @@ def clean(
     min_duration_ms: float = 30_000,
     max_duration_ms: float = 1_800_000,
     source: str | None = None,
+    strict: bool = False,
 ) -> CleanResult:
     """Clean a canonical track table: one row per track, every removal counted.
 
@@ -206,6 +277,9 @@ def clean(
         Tracks outside this length are implausible and dropped.
     source
         Name used in the report and in errors (defaults to ``tracks.attrs["source"]``).
+    strict
+        Refuse (:class:`~hitlab.errors.ConflictError`) a track id whose rows disagree on
+        audio features, instead of keeping the first row and counting the others.
 
     Returns
     -------
@@ -229,9 +303,19 @@ def clean(
         tracks.loc[dup, "track_id"].head(MAX_EXAMPLES),
     )
     tracks = tracks.loc[~dup]
-    tracks = _merge_duplicates(tracks, report, source)
+    for note in attrs.get("read_notes", []):
+        report.add("read", "noted", 0, note)
+    features = _present_features(tracks)
+    absent = [c for c in schema.AUDIO_FEATURES if c not in features]
+    if absent:
+        report.add(
+            "absent audio features",
+            "noted",
+            0,
+            f"the data has no {', '.join(absent)}: the models use the {len(features)} features present",
+        )
+    tracks = _merge_duplicates(tracks, report, source, strict=strict)
 
-    features = [c for c in schema.AUDIO_FEATURES if c in tracks.columns]
     missing = tracks[features].isna()
     any_missing = missing.any(axis=1).to_numpy()
     cols = [c for c in features if missing[c].any()]
@@ -244,7 +328,8 @@ def clean(
     )
     tracks = tracks.loc[~any_missing]
 
-    for col in features:
+    ranged = [c.name for c in schema.COLUMNS if c.low is not None and c.name in tracks.columns]
+    for col in ranged:
         spec = schema.BY_NAME[col]
         values = tracks[col]
         bad = ((values < spec.low) | (values > spec.high)).fillna(False).to_numpy(dtype=bool)
@@ -258,26 +343,28 @@ def clean(
             )
             tracks = tracks.loc[~bad]
 
-    zero = (tracks["tempo"] == 0).to_numpy(dtype=bool)
-    report.add(
-        "zero tempo",
-        "dropped",
-        int(zero.sum()),
-        "tempo 0 BPM: the audio analysis failed",
-        tracks.loc[zero, "track_id"].head(MAX_EXAMPLES),
-    )
-    tracks = tracks.loc[~zero]
+    if "tempo" in features:
+        zero = (tracks["tempo"] == 0).fillna(False).to_numpy(dtype=bool)
+        report.add(
+            "zero tempo",
+            "dropped",
+            int(zero.sum()),
+            "tempo 0 BPM: the audio analysis failed",
+            tracks.loc[zero, "track_id"].head(MAX_EXAMPLES),
+        )
+        tracks = tracks.loc[~zero]
 
-    duration = tracks["duration_ms"]
-    odd = ((duration < min_duration_ms) | (duration > max_duration_ms)).to_numpy(dtype=bool)
-    report.add(
-        "implausible duration",
-        "dropped",
-        int(odd.sum()),
-        f"shorter than {min_duration_ms / 1000:g} s or longer than {max_duration_ms / 60000:g} min",
-        tracks.loc[odd, "track_id"].head(MAX_EXAMPLES),
-    )
-    tracks = tracks.loc[~odd]
+    if "duration_ms" in features:
+        duration = tracks["duration_ms"]
+        odd = ((duration < min_duration_ms) | (duration > max_duration_ms)).fillna(False).to_numpy(dtype=bool)
+        report.add(
+            "implausible duration",
+            "dropped",
+            int(odd.sum()),
+            f"shorter than {min_duration_ms / 1000:g} s or longer than {max_duration_ms / 60000:g} min",
+            tracks.loc[odd, "track_id"].head(MAX_EXAMPLES),
+        )
+        tracks = tracks.loc[~odd]
 
     no_pop = int(tracks["popularity"].isna().sum())
     if no_pop:
@@ -289,5 +376,6 @@ def clean(
     report.rows_out = len(tracks)
     report.check()
     tracks = tracks.copy()
+    attrs["absent_features"] = absent
     tracks.attrs = attrs
     return CleanResult(tracks=tracks, report=report)

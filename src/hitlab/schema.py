@@ -53,6 +53,10 @@ __all__ = [
 ]
 
 MAX_ROWS_SHOWN = 5
+#: Cell texts that mean "no label" (compared in lower case), as dumps write them.
+EMPTY_LABELS = frozenset({"", "[]", "()", "{}", "set()", "n/a", "na", "none", "null", "nan", "-", "unknown"})
+#: Whole numbers beyond this magnitude cannot be exact; they are out of any range.
+MAX_WHOLE = 2**53
 
 
 @dataclass(frozen=True)
@@ -76,18 +80,18 @@ COLUMNS: tuple[Column, ...] = (
     Column("release_date", "string", "release date as given (YYYY, YYYY-MM or YYYY-MM-DD)"),
     Column("year", "int", "release year", 1900, 2100),
     Column("popularity", "int", "Spotify popularity", 0, 100),
-    Column("danceability", "float", "how suitable for dancing", 0, 1, True),
-    Column("energy", "float", "perceived intensity", 0, 1, True),
-    Column("key", "int", "pitch class, -1 when no key was detected", -1, 11, True),
-    Column("loudness", "float", "average loudness in dB", -80, 10, True),
-    Column("mode", "int", "1 major, 0 minor", 0, 1, True),
-    Column("speechiness", "float", "presence of spoken words", 0, 1, True),
-    Column("acousticness", "float", "confidence the track is acoustic", 0, 1, True),
-    Column("instrumentalness", "float", "likelihood of no vocals", 0, 1, True),
-    Column("liveness", "float", "likelihood of a live audience", 0, 1, True),
-    Column("valence", "float", "musical positiveness", 0, 1, True),
-    Column("tempo", "float", "estimated tempo in BPM", 0, 300, True),
-    Column("duration_ms", "float", "track length in milliseconds", 0, 7_200_000, True),
+    Column("danceability", "float", "how suitable for dancing", 0, 1),
+    Column("energy", "float", "perceived intensity", 0, 1),
+    Column("key", "int", "pitch class, -1 when no key was detected", -1, 11),
+    Column("loudness", "float", "average loudness in dB", -80, 10),
+    Column("mode", "int", "1 major, 0 minor", 0, 1),
+    Column("speechiness", "float", "presence of spoken words", 0, 1),
+    Column("acousticness", "float", "confidence the track is acoustic", 0, 1),
+    Column("instrumentalness", "float", "likelihood of no vocals", 0, 1),
+    Column("liveness", "float", "likelihood of a live audience", 0, 1),
+    Column("valence", "float", "musical positiveness", 0, 1),
+    Column("tempo", "float", "estimated tempo in BPM", 0, 300),
+    Column("duration_ms", "float", "track length in milliseconds", 0, 7_200_000),
     Column("time_signature", "int", "estimated beats per bar", 0, 7),
     Column("genres", "labels", "genre label set (sorted tuple, may be empty)"),
     Column("artist_genres", "labels", "the artist's Spotify genre tags (tuple, may be empty)"),
@@ -137,6 +141,8 @@ def parse_label_list(value: object, separators: str = ",;|") -> tuple[str, ...]:
     ('dance pop', 'pop')
     >>> parse_label_list(None)
     ()
+    >>> parse_label_list("set()"), parse_label_list("N/A"), parse_label_list(("pop", "none"))
+    ((), (), ('pop',))
     """
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return ()
@@ -144,7 +150,7 @@ def parse_label_list(value: object, separators: str = ",;|") -> tuple[str, ...]:
         items: Iterable[object] = value
     else:
         text = str(value).strip()
-        if not text or text in ("[]", "()"):
+        if not text or text.lower() in EMPTY_LABELS:
             return ()
         if text[0] in "[(" and text[-1] in "])":
             try:
@@ -162,7 +168,7 @@ def parse_label_list(value: object, separators: str = ",;|") -> tuple[str, ...]:
     out: dict[str, None] = {}
     for item in items:
         label = str(item).strip()
-        if label:
+        if label and label.lower() not in EMPTY_LABELS:
             out[label] = None
     return tuple(out)
 
@@ -181,8 +187,8 @@ def year_from_dates(dates: pd.Series) -> pd.Series:
 
 def _coerce_labels(series: pd.Series) -> pd.Series:
     # Many rows repeat the same few values: parse each distinct text once.
-    if series.dtype == object and len(series) and isinstance(series.iloc[0], tuple):
-        return series
+    if series.dtype == object and len(series) and series.map(type).eq(tuple).all():
+        return series.map(parse_label_list)
     try:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
     except TypeError:  # unhashable cells (lists, arrays)
@@ -231,6 +237,14 @@ def coerce(
                 f"found {', '.join(repr(str(c)) for c in frame.columns)}",
             )
         )
+    if not any(name in frame.columns for name in AUDIO_FEATURES):
+        problems.append(
+            Problem(
+                None,
+                "no audio feature column (expected some of "
+                f"{', '.join(AUDIO_FEATURES)}); found {', '.join(repr(str(c)) for c in frame.columns)}",
+            )
+        )
     out: dict[str, pd.Series] = {}
     index = frame.index
     for col in COLUMNS:
@@ -259,6 +273,15 @@ def coerce(
                     rows, n = _rows(bad, index)
                     examples = ", ".join(repr(v) for v in text[bad].head(3))
                     problems.append(Problem(col.name, f"expected a number, got {examples}", rows, n))
+            huge = (num.abs() > MAX_WHOLE).fillna(False) if col.kind == "int" else None
+            if huge is not None and huge.any():
+                # beyond exact whole numbers: out of every range; kept out of range (for cleaning to
+                # drop) but small enough to store, and reported with the value as written
+                if check_ranges or col.low is None:
+                    rows, n = _rows(huge, index)
+                    examples = ", ".join(f"{float(v):g}" for v in num[huge].head(3))
+                    problems.append(Problem(col.name, f"value(s) {examples} are not plausible", rows, n))
+                num = num.clip(-MAX_WHOLE, MAX_WHOLE)
             if col.kind == "int":
                 frac = num.notna() & (num != num.round())
                 if frac.any():
