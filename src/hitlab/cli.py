@@ -60,7 +60,27 @@ def run(
         Path | None, typer.Option(help="Artists table with genre tags, joined to tracks.")
     ] = None,
     artists_mapping: Annotated[str | None, typer.Option(help="Column mapping for --artists.")] = None,
-    labels: Annotated[str | None, typer.Option(help="Genre labels: 'playlist' or 'tags'.")] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="Genre labels: 'playlist' (as the data gives them), 'tags' (main genre from artist "
+            "tags) or 'words' (main genre from the data's own fine-grained genres)."
+        ),
+    ] = None,
+    min_class_size: Annotated[
+        int | None,
+        typer.Option(help="Genres with fewer tracks leave the genre task (counted). [default: 20]"),
+    ] = None,
+    strict: Annotated[
+        bool | None,
+        typer.Option(
+            "--strict/--no-strict",
+            help="Refuse a track id whose rows disagree on audio features (default: keep the first row).",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of a CSV (default: UTF-8, else Windows-1252, stated).")
+    ] = None,
     group_by: Annotated[str | None, typer.Option(help="Split groups: 'track' or 'artist'.")] = None,
     budget: Annotated[float | None, typer.Option(help="Tuning budget per model, seconds.")] = None,
     trials: Annotated[
@@ -109,6 +129,9 @@ def run(
             artists=str(artists) if artists else None,
             artists_mapping=artists_mapping,
             labels=labels,
+            min_class_size=min_class_size,
+            strict=strict,
+            encoding=encoding,
             group_by=group_by,
             budget=budget,
             trials=trials,
@@ -147,6 +170,14 @@ def run(
         + (f"; ties {lab.ties:,}" if lab.scheme == "tags" else "")
         + (f"; {lab.multi_label:,} tracks carry several labels" if lab.multi_label else "")
     )
+    if lab.small_classes:
+        console.print(
+            f"Genres with fewer than {lab.min_class_size} tracks left out of the genre task "
+            f"({len(lab.small_classes)}, {sum(lab.small_classes.values()):,} tracks): "
+            + ", ".join(f"{g} {n}" for g, n in list(lab.small_classes.items())[:12])
+            + (" ..." if len(lab.small_classes) > 12 else ""),
+            highlight=False,
+        )
     if result.tag_report is not None:
         t = result.tag_report
         console.print(
@@ -201,7 +232,15 @@ def predict(
     ],
     run_folder: Annotated[Path, typer.Option("--run", help="The run folder whose models to use.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file; '-' writes stdout.")] = "-",
-    mapping: Annotated[str | None, typer.Option(help="Column mapping: a preset name or a TOML file.")] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            help="Column mapping: a preset name or a TOML file (default: the run's own, as it read its data)."
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of a CSV (default: as the run).")
+    ] = None,
     input_format: Annotated[str, typer.Option(help="Format of stdin: csv, parquet or jsonl.")] = "csv",
     output_format: Annotated[
         str | None,
@@ -213,7 +252,6 @@ def predict(
     import sys
     import tempfile
 
-    from hitlab.datasets import read_tracks
     from hitlab.predict import load, write_table
 
     formats = ("csv", "parquet", "jsonl")
@@ -230,10 +268,12 @@ def predict(
             if data == "-":
                 path = Path(tmp) / f"stdin.{input_format}"
                 path.write_bytes(sys.stdin.buffer.read())
-            tracks = read_tracks(path, mapping)
-            if data == "-":
-                tracks.attrs["source"] = "<stdin>"
+            tracks = predictor.read(
+                path, mapping=mapping, encoding=encoding, source="<stdin>" if data == "-" else None
+            )
             result = predictor.predict(tracks, top_k=top_k)
+            for note in result.attrs.get("notes", []):
+                err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
             if output == "-":
                 out = Path(tmp) / f"out.{output_format or 'csv'}"
                 write_table(result, out, output_format or "csv")
@@ -318,24 +358,64 @@ def presets() -> None:
     console.print(table)
 
 
+@app.command("mapping")
+def mapping_command(
+    data: Annotated[
+        Path, typer.Argument(help="A tracks file (CSV, Parquet or JSON lines) to draft a mapping for.")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the draft here instead of printing it.")
+    ] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detected).")] = None,
+) -> None:
+    """Draft a mapping TOML from a file's header and a sample of its values (read it before use)."""
+    from hitlab.datasets.drafting import draft_mapping
+
+    try:
+        if output is not None and output.is_dir():
+            raise HitlabError(f"{output}: is a folder; give a file name such as mapping.toml")
+        if output is not None and not output.parent.is_dir():
+            raise HitlabError(f"{output}: the folder {output.parent} does not exist")
+        text = draft_mapping(data, encoding=encoding)
+    except HitlabError as exc:
+        raise _fail(exc) from None
+    if output is None:
+        console.print(text, end="", highlight=False, markup=False, soft_wrap=True)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"draft mapping written to {output}; check it with `hitlab validate {data} "
+                          f"--mapping {output}`")
+
+
 @app.command()
 def validate(
     data: Annotated[Path, typer.Argument(help="A tracks file to check against the canonical schema.")],
     mapping: Annotated[str | None, typer.Option(help="Column mapping: a preset name or a TOML file.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detected).")] = None,
 ) -> None:
     """Check a tracks file against the canonical schema without running anything."""
+    from hitlab import schema
     from hitlab.datasets import read_tracks
 
     try:
-        tracks = read_tracks(data, mapping)
+        tracks = read_tracks(data, mapping, encoding=encoding)
     except HitlabError as exc:
         raise _fail(exc) from None
     extras = tracks.attrs.get("extra_columns", [])
     console.print(
         f"{data}: {len(tracks):,} rows match the canonical schema "
         f"(mapping {tracks.attrs.get('mapping')})"
-        + (f"; extra columns kept: {', '.join(extras)}" if extras else "")
+        + (f"; extra columns kept: {', '.join(extras)}" if extras else ""),
+        highlight=False,
     )
+    for note in tracks.attrs.get("read_notes", []):
+        console.print(f"  read: {note}", highlight=False, soft_wrap=True)
+    absent = [c for c in tracks.attrs.get("absent_columns", []) if c != "track_id"]
+    if absent:
+        console.print(f"  absent: {', '.join(absent)}", highlight=False, soft_wrap=True)
+    if mapping is not None or tracks.attrs.get("mapping") != "canonical":
+        preview = tracks[[c for c in tracks.columns if c in schema.NAMES]].head(3)
+        console.print(preview.to_string(max_colwidth=24), highlight=False, markup=False)
 
 
 def _register_collect() -> None:

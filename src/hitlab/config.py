@@ -36,6 +36,9 @@ class RunConfig:
     labels: str = "playlist"
     vocabulary: list[str] = field(default_factory=lambda: list(DEFAULT_VOCABULARY))
     top_n: int | None = None
+    min_class_size: int = 20
+    strict: bool = False
+    encoding: str | None = None
     group_by: str = "track"
     budget: float = 20.0
     trials: int | None = None
@@ -50,8 +53,12 @@ class RunConfig:
     features: list[str] | None = None
 
     def __post_init__(self) -> None:
-        if self.labels not in ("playlist", "tags"):
-            raise ConfigError(f"labels must be 'playlist' or 'tags', got {self.labels!r}")
+        if self.labels not in ("playlist", "tags", "words"):
+            raise ConfigError(f"labels must be 'playlist', 'tags' or 'words', got {self.labels!r}")
+        if isinstance(self.min_class_size, bool) or not isinstance(self.min_class_size, int) or (
+            self.min_class_size < 1
+        ):
+            raise ConfigError(f"min_class_size must be a whole number >= 1, got {self.min_class_size!r}")
         if self.labels == "tags" and self.artists is None and self.data is None:
             # The built-in data has no artist tags; tags need an artists table.
             raise ConfigError(

@@ -194,6 +194,8 @@ class LabelReport:
     unlabelled: int = 0
     ties: int = 0
     multi_label: int = 0
+    min_class_size: int = 1
+    small_classes: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -241,17 +243,21 @@ def label_tracks(
     scheme: str = "playlist",
     vocabulary: Sequence[str] = DEFAULT_VOCABULARY,
     top_n: int | None = None,
+    min_class_size: int = 1,
 ) -> tuple[pd.DataFrame, LabelReport]:
     """Add the training label column ``genre`` (and ``main_genre`` for the tags scheme).
 
     Parameters
     ----------
     scheme
-        ``"playlist"`` (the source's genre labels) or ``"tags"`` (main genre from artist tags).
+        ``"playlist"`` (the source's genre labels), ``"tags"`` (main genre from artist tags)
+        or ``"words"`` (main genre from the source's own fine-grained genre labels).
     vocabulary
         Genre words for the tags scheme, in tie-break priority order.
     top_n
         Keep only the ``top_n`` most frequent labels; other tracks get no label (counted).
+    min_class_size
+        Genres with fewer tracks get no training label (counted in ``small_classes``).
     """
     out = tracks.copy()
     if scheme == "playlist":
@@ -259,9 +265,9 @@ def label_tracks(
         out["genre"] = first.astype("string")
         report = LabelReport(scheme=scheme, vocabulary=[])
         report.multi_label = int((out["genres"].map(len) > 1).sum())
-    elif scheme == "tags":
+    elif scheme in ("tags", "words"):
         vocab = _normalise_vocabulary(vocabulary)
-        genre, tie = main_genre(out["artist_genres"], vocab)
+        genre, tie = main_genre(out["artist_genres" if scheme == "tags" else "genres"], vocab)
         out["main_genre"] = genre
         out["genre"] = genre
         empty = np.empty(len(out), dtype=object)
@@ -272,10 +278,16 @@ def label_tracks(
         report = LabelReport(scheme=scheme, vocabulary=list(vocab))
         report.ties = int(tie.sum())
     else:
-        raise ConfigError(f"label scheme must be 'playlist' or 'tags', got {scheme!r}")
+        raise ConfigError(f"label scheme must be 'playlist', 'tags' or 'words', got {scheme!r}")
     if top_n is not None:
         keep = out["genre"].value_counts().head(top_n).index
         out["genre"] = out["genre"].where(out["genre"].isin(keep))
+    report.min_class_size = int(min_class_size)
+    sizes = out["genre"].value_counts()
+    small = sizes[sizes < min_class_size]
+    if len(small):
+        report.small_classes = {str(k): int(v) for k, v in small.items()}
+        out["genre"] = out["genre"].where(~out["genre"].isin(small.index))
     report.counts = {str(k): int(v) for k, v in out["genre"].value_counts().items()}
     report.unlabelled = int(out["genre"].isna().sum())
     return out, report

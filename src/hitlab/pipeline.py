@@ -26,7 +26,7 @@ import pandas as pd
 from hitlab import __version__
 from hitlab.clean import CleaningReport, clean
 from hitlab.config import RunConfig
-from hitlab.datasets import load_tidytuesday, read_artists, read_tracks
+from hitlab.datasets import load_mapping, load_tidytuesday, read_artists, read_tracks
 from hitlab.datasets.builtin import TIDYTUESDAY_FILE
 from hitlab.eda import eda_figures
 from hitlab.labels import LabelReport, TagJoinReport, attach_artist_tags, label_tracks
@@ -34,6 +34,11 @@ from hitlab.plots import save_figure
 from hitlab.report import write_report
 
 __all__ = ["Progress", "RunResult", "run"]
+
+#: A modelling task with fewer tracks is skipped with a message (too few to split and tune).
+MIN_TASK_TRACKS = 30
+#: Below this many tracks a run says its numbers are rough.
+SMALL_TABLE = 300
 
 #: ``progress(stage, message)`` is called as each stage starts and reports what it does.
 Progress = Callable[[str, str], None]
@@ -108,10 +113,18 @@ def _stage_load(state: _State) -> None:
         builtin = resources.files("hitlab.datasets") / "data" / TIDYTUESDAY_FILE
         with resources.as_file(builtin) as local:
             state.inputs["data"] = {"path": "built-in:tidytuesday-2020", "sha256": sha256_file(local)}
+        read = {**load_mapping("tidytuesday").to_dict(), "name": "tidytuesday"}
     else:
         state.progress("load", f"reading {cfg.data}")
-        state.tracks = read_tracks(cfg.data, cfg.mapping, check_ranges=not cfg.drop_invalid)
+        state.tracks = read_tracks(
+            cfg.data, cfg.mapping, check_ranges=not cfg.drop_invalid, encoding=cfg.encoding
+        )
         state.inputs["data"] = {"path": str(cfg.data), "sha256": sha256_file(cfg.data)}
+        read = state.tracks.attrs["read"]
+        for note in state.tracks.attrs.get("read_notes", []):
+            state.progress("load", note)
+    # how the data was read: `hitlab predict` reads new files the same way
+    state.inputs["data"]["read"] = read
     if cfg.artists is not None:
         state.inputs["artists"] = {"path": str(cfg.artists), "sha256": sha256_file(cfg.artists)}
 
@@ -120,7 +133,12 @@ def _stage_clean(state: _State) -> None:
     cfg = state.config
     assert state.tracks is not None
     state.progress("clean", f"{len(state.tracks):,} rows")
-    result = clean(state.tracks, min_duration_ms=cfg.min_duration_ms, max_duration_ms=cfg.max_duration_ms)
+    result = clean(
+        state.tracks,
+        min_duration_ms=cfg.min_duration_ms,
+        max_duration_ms=cfg.max_duration_ms,
+        strict=cfg.strict,
+    )
     state.tracks, state.cleaning_report = result.tracks, result.report
     (state.folder / "cleaning_report.json").write_text(result.report.to_json() + "\n")
 
@@ -134,12 +152,47 @@ def _stage_label(state: _State) -> None:
         artists = read_artists(cfg.artists, cfg.artists_mapping)
         tracks, state.tag_report = attach_artist_tags(tracks, artists)
     state.progress("label", f"{cfg.labels} labels")
-    tracks, state.label_report = label_tracks(tracks, cfg.labels, vocabulary=cfg.vocabulary, top_n=cfg.top_n)
+    tracks, state.label_report = label_tracks(
+        tracks, cfg.labels, vocabulary=cfg.vocabulary, top_n=cfg.top_n, min_class_size=cfg.min_class_size
+    )
     state.tracks = tracks
-    if not tracks["popularity"].notna().any():
+    report = state.label_report
+    if report.small_classes:
+        shown = ", ".join(f"{g} ({n})" for g, n in list(report.small_classes.items())[:8])
+        more = len(report.small_classes) - 8
+        state.progress(
+            "label",
+            f"{len(report.small_classes)} genre(s) with fewer than {cfg.min_class_size} tracks left out "
+            "of the "
+            f"genre task: {shown}" + (f" and {more} more" if more > 0 else ""),
+        )
+    with_pop = int(tracks["popularity"].notna().sum())
+    if with_pop == 0:
         state.skipped["popularity"] = "the data has no popularity column"
-    if not tracks["genre"].notna().any():
-        state.skipped["genre"] = "no track has a genre label"
+    elif with_pop < MIN_TASK_TRACKS:
+        state.skipped["popularity"] = (
+            f"too few tracks with a popularity ({with_pop}; a model needs at least {MIN_TASK_TRACKS})"
+        )
+    classes = tracks["genre"].value_counts()
+    labelled = int(classes.sum())
+    if labelled == 0:
+        state.skipped["genre"] = "no track has a genre label" + (
+            f" (every genre has fewer than {cfg.min_class_size} tracks)" if report.small_classes else ""
+        )
+    elif len(classes) < 2:
+        state.skipped["genre"] = (
+            f"only one genre ({classes.index[0]}, {int(classes.iloc[0]):,} tracks) to learn"
+            + (f"; {len(report.small_classes)} smaller genre(s) left out" if report.small_classes else "")
+        )
+    elif labelled < MIN_TASK_TRACKS:
+        state.skipped["genre"] = (
+            f"too few labelled tracks ({labelled}; a model needs at least {MIN_TASK_TRACKS})"
+        )
+    if len(tracks) < SMALL_TABLE:
+        state.progress(
+            "label",
+            f"a small table ({len(tracks):,} tracks): the numbers will be rough (wide confidence intervals)",
+        )
     labels = {"labels": state.label_report.to_dict()}
     if state.tag_report is not None:
         labels["artist_tags"] = state.tag_report.to_dict()

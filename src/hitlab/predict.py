@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from hitlab import schema
-from hitlab.errors import ModelFileError
+from hitlab.datasets.importer import Mapping, read_tracks
+from hitlab.errors import ModelFileError, Problem, SchemaError
 from hitlab.modeling.persist import SavedModel, load_model
 
 __all__ = ["MODEL_FILES", "Predictor", "load"]
@@ -49,6 +50,25 @@ PROVISIONAL_SHARE = 1 / 4
 def _first_label(genres: pd.Series) -> pd.Series:
     first = [t[0] if isinstance(t, tuple) and len(t) else None for t in genres]
     return pd.Series(first, index=genres.index, dtype="string")
+
+
+def _known_categories(model: SavedModel, column: str) -> set[str] | None:
+    """The values of a categorical feature the model saw in training (None if it cannot tell)."""
+    features = model.features
+    if column not in features.categorical:
+        return None
+    try:
+        encoder = model.estimator.named_steps["prep"].named_transformers_["cat"]
+        return {str(v) for v in encoder.categories_[list(features.categorical).index(column)]}
+    except (AttributeError, KeyError, IndexError, ValueError):
+        return None
+
+
+def _rows_text(mask: np.ndarray, index: pd.Index) -> str:
+    positions = np.flatnonzero(mask)
+    shown = ", ".join(str(int(index[p]) + 1) for p in positions[: schema.MAX_ROWS_SHOWN])
+    more = len(positions) - schema.MAX_ROWS_SHOWN
+    return shown + (f" (and {more} more)" if more > 0 else "")
 
 
 @dataclass
@@ -77,6 +97,113 @@ class Predictor:
             )
         return cls(folder, models["popularity"], models["genre"])
 
+    def read_spec(self) -> dict | None:
+        """How the run read its data (``manifest.json``: inputs, data, read), or None."""
+        try:
+            manifest = json.loads((self.folder / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        spec = manifest.get("inputs", {}).get("data", {}).get("read")
+        return spec if isinstance(spec, dict) else None
+
+    def read(
+        self,
+        path: str | Path,
+        *,
+        mapping: str | Path | Mapping | None = None,
+        encoding: str | None = None,
+        source: str | None = None,
+    ) -> pd.DataFrame:
+        """Read new tracks the way the run read its data.
+
+        With no ``mapping``, the run's own mapping and value conventions (recorded in its
+        manifest) are applied, so a file in the training file's format (minus popularity
+        and genre) gives the same features as the training rows did. A file whose columns
+        carry none of that mapping's own spellings (e.g. canonical names) is read by
+        detection instead, and the choice is noted in ``attrs["read_notes"]``.
+        """
+        source = source or str(path)
+        if mapping is not None:
+            return read_tracks(path, mapping, encoding=encoding, source=source, require_mapped=False)
+        spec = self.read_spec()
+        if spec is None or (spec.get("name") == "canonical" and not spec.get("values")):
+            return read_tracks(path, None, encoding=encoding, source=source, require_mapped=False)
+        run_mapping = Mapping.from_dict(spec, name=f"{spec.get('name', 'mapping')} (from the run)")
+        from hitlab.datasets.importer import read_table
+
+        header = read_table(path, encoding=encoding or run_mapping.encoding,
+                            delimiter=run_mapping.delimiter, source=source).columns
+        own = {src for canon, src in run_mapping.columns.items() if src != canon}
+        if own and not own & set(header):
+            tracks = read_tracks(path, None, encoding=encoding, source=source, require_mapped=False)
+            tracks.attrs["read_notes"] = [
+                f"none of the run's mapping columns ({', '.join(sorted(own)[:5])}) are in the file: "
+                f"read as {tracks.attrs.get('mapping')}",
+                *tracks.attrs.get("read_notes", []),
+            ]
+            return tracks
+        if not run_mapping.columns:  # a canonical run: its detected conventions, canonical names
+            run_mapping = Mapping(name=run_mapping.name, columns={c: c for c in header if c in schema.NAMES},
+                                  values=run_mapping.values, detect=run_mapping.detect,
+                                  encoding=run_mapping.encoding, delimiter=run_mapping.delimiter)
+        return read_tracks(path, run_mapping, encoding=encoding, source=source, require_mapped=False)
+
+    def _check_input(self, tracks: pd.DataFrame, given: set[str], source: str) -> list[str]:
+        """Refuse input the models cannot score; return warnings about what they will guess."""
+        notes: list[str] = []
+        models = [m for m in (self.popularity, self.genre) if m is not None]
+        targets = {"genre": self.genre is not None, "popularity": self.popularity is not None}
+        needed: dict[str, None] = {}
+        for model in models:
+            for column in model.features.columns:
+                if not targets.get(column, False):
+                    needed[column] = None
+        if "genre" in needed:  # no genre model to guess it: the popularity model imputes
+            needed.pop("genre")
+        if "popularity" in needed:
+            needed.pop("popularity")
+        absent = [c for c in needed if c not in given or tracks[c].isna().all()]
+        if absent:
+            raise SchemaError(
+                [Problem(None, f"the models need column(s) {', '.join(absent)}, which the input does not "
+                               "have (or has no value in)" + self._mapping_hint(absent))],
+                source=source,
+            )
+        audio = [c for c in needed if c in schema.AUDIO_FEATURES]
+        if audio:
+            empty = tracks[audio].isna().all(axis=1).to_numpy()
+            if empty.any():
+                raise SchemaError(
+                    [Problem(None, f"no value for any audio feature the models use ({', '.join(audio)})",
+                             [int(tracks.index[p]) + 1
+                              for p in np.flatnonzero(empty)[: schema.MAX_ROWS_SHOWN]],
+                             int(empty.sum()))],
+                    source=source,
+                )
+        for column in needed:
+            missing = int(tracks[column].isna().sum())
+            if missing:
+                strong = (
+                    " (a strong feature: expect clearly worse predictions for them)"
+                    if column == "year"
+                    else ""
+                )
+                notes.append(f"{column} is missing in {missing:,} of {len(tracks):,} rows: filled with the "
+                             f"training median{strong}")
+        used = set(needed) | {"track_id", "track_name", "artist_name", "genres", "popularity", "release_date"}
+        unused = [c for c in given if c not in used and c in schema.NAMES and tracks[c].notna().any()]
+        unused += list(tracks.attrs.get("extra_columns", []))
+        if unused:
+            notes.append(f"column(s) not used by the models: {', '.join(map(str, unused))}")
+        return notes
+
+    def _mapping_hint(self, columns: list[str]) -> str:
+        spec = self.read_spec() or {}
+        sources = [f"'{spec['columns'][c]}' (for {c})" for c in columns if c in spec.get("columns", {})]
+        if sources:
+            return f"; the run read them from {', '.join(sources)}"
+        return ""
+
     @property
     def genre_classes(self) -> list[str]:
         return list(self.genre.classes or []) if self.genre is not None else []
@@ -99,10 +226,33 @@ class Predictor:
         top_k
             How many genre guesses to return, most likely first.
         """
-        if not set(schema.NAMES) <= set(tracks.columns):
-            tracks = schema.coerce(tracks, source=str(tracks.attrs.get("source", "<DataFrame>")))
+        source = str(tracks.attrs.get("source", "<DataFrame>"))
+        absent = set(tracks.attrs.get("absent_columns", []))
+        given = {str(c) for c in tracks.columns if c not in absent}
+        if "release_date" in given:
+            given.add("year")
+        # validate every input, whatever its form (a run's own tracks.parquet read back with pandas
+        # holds label arrays, not tuples): coerce is cheap on a table that is already canonical
+        attrs = dict(tracks.attrs)
+        canonical = tracks[[c for c in tracks.columns if c in schema.NAMES]]
+        tracks = schema.coerce(canonical, source=source)
+        tracks.attrs.update({k: v for k, v in attrs.items() if k != "extra_columns"})
+        tracks.attrs["extra_columns"] = list(attrs.get("extra_columns", []))
+        notes = self._check_input(tracks, given, source)
         work = tracks.copy()
-        work["genre"] = _first_label(work["genres"]) if "genres" in work else pd.NA
+        work["genre"] = _first_label(work["genres"])
+        if self.popularity is not None and work["genre"].notna().any():
+            known = (set(self.genre_classes) if self.genre is not None else None) or _known_categories(
+                self.popularity, "genre"
+            )
+            if known:
+                unseen = work["genre"].notna() & ~work["genre"].isin(known).fillna(False)
+                if unseen.any():
+                    names = ", ".join(sorted(set(work.loc[unseen, "genre"].astype(str)))[:5])
+                    fallback = "the genre model's guess" if self.genre is not None else "no genre"
+                    notes.append(f"{int(unseen.sum()):,} row(s) give a genre the models never saw ({names}): "
+                                 f"{fallback} was used instead")
+                    work.loc[unseen, "genre"] = pd.NA
         given_pop = work["popularity"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
         has_pop = ~np.isnan(given_pop)
         has_genre = work["genre"].notna().to_numpy()
@@ -141,7 +291,9 @@ class Predictor:
                 out["popularity_used_for_genre"] = np.where(
                     has_pop, "given", "predicted" if pop_pred is not None else "missing"
                 )
-        return out.reset_index(drop=True)
+        out = out.reset_index(drop=True)
+        out.attrs["notes"] = [*tracks.attrs.get("read_notes", []), *notes]
+        return out
 
     def describe(self) -> dict:
         """The manifests of the loaded models."""

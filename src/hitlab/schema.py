@@ -186,13 +186,16 @@ def year_from_dates(dates: pd.Series) -> pd.Series:
 
 
 def _coerce_labels(series: pd.Series) -> pd.Series:
-    # Many rows repeat the same few values: parse each distinct text once.
-    if series.dtype == object and len(series) and series.map(type).eq(tuple).all():
-        return series.map(parse_label_list)
+    """Label tuples from cells of any form (text, list literals, tuples, lists, arrays).
+
+    Many rows repeat the same few values: each distinct value is parsed once.
+    """
     try:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    except TypeError:  # unhashable cells (lists, arrays)
-        return series.map(parse_label_list).astype(object)
+    except TypeError:  # unhashable cells (lists, arrays): as tuples, then by distinct value
+        as_tuples = np.empty(len(series), dtype=object)
+        as_tuples[:] = [tuple(v) if isinstance(v, (list, np.ndarray)) else v for v in series]
+        codes, uniques = pd.factorize(pd.Series(as_tuples, index=series.index), use_na_sentinel=True)
     parsed = [parse_label_list(u) for u in uniques] + [()]
     table = np.empty(len(parsed), dtype=object)
     table[:] = parsed

@@ -71,15 +71,27 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
 )
 
 _NOTES = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
-_KEY_RE = re.compile(
-    r"^\s*([a-g])\s*(#|♯|sharp|b|♭|flat)?\s*(?:m|min|minor|maj|major)?\s*$", re.IGNORECASE
-)
+_KEY_RE = re.compile(r"^\s*([a-g])\s*(#|♯|sharp|b|♭|flat)?\s*(?:m|min|minor|maj|major)?\s*$", re.IGNORECASE)
 _MODE_WORDS = {
-    "major": 1, "maj": 1, "minor": 0, "min": 0,
-    "true": 1, "false": 0, "yes": 1, "no": 0, "t": 1, "f": 0, "y": 1, "n": 0,
+    "major": 1,
+    "maj": 1,
+    "minor": 0,
+    "min": 0,
+    "true": 1,
+    "false": 0,
+    "yes": 1,
+    "no": 0,
+    "t": 1,
+    "f": 0,
+    "y": 1,
+    "n": 0,
 }
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+    )
+}
 _FRACTION_RE = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
 _DATE_RE = re.compile(r"^\s*(?:(\d{1,2})[-\s/.]([a-z]{3})|([a-z]{3})[-\s/.](\d{1,2}))\s*$", re.IGNORECASE)
 _THOUSANDS_RE = re.compile(r"^\s*-?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$")
@@ -99,6 +111,11 @@ class Conversion:
 
     def describe(self) -> str:
         how = "detected" if self.detected else "as the mapping says"
+        if self.convention == "thousands separator":
+            return (
+                f"{self.column}: {self.rows:,} values written with a thousands separator "
+                f"({self.detail}) read as numbers"
+            )
         return f"{self.column}: read as {self.convention} ({how}); {self.rows:,} values converted" + (
             f"; {self.detail}" if self.detail else ""
         )
@@ -274,12 +291,18 @@ def convert(
                     numbers = numbers.copy()
                     numbers.loc[fixed.index] = fixed
                     notes.append(
-                        Conversion(column, "thousands separator", int(grouped.sum()), True,
-                                   f"e.g. {text[odd][grouped].iloc[0]!r}")
+                        Conversion(
+                            column,
+                            "thousands separator",
+                            int(grouped.sum()),
+                            True,
+                            f"e.g. {text[odd][grouped].iloc[0]!r}",
+                        )
                     )
         converted = _convert_column(column, given, text, numbers, notes)
-        out[column] = converted if converted is not None else (numbers if text is None else
-                                                               _keep_text(text, numbers))
+        out[column] = (
+            converted if converted is not None else (numbers if text is None else _keep_text(text, numbers))
+        )
     return out, notes
 
 
@@ -310,12 +333,15 @@ def _convert_column(
         if given == "auto":
             whole = bool(len(valid)) and bool((valid == valid.round()).all())
             above = float((valid > 1).mean()) if len(valid) else 0.0
-            if len(valid) and valid.max() <= 100 and valid.min() >= 0 and (
-                (whole and valid.max() > 1) or above >= 0.5
+            if (
+                len(valid)
+                and valid.max() <= 100
+                and valid.min() >= 0
+                and ((whole and valid.max() > 1) or above >= 0.5)
             ):
                 given = "percent"
         if given == "percent":
-            notes.append(Conversion(column, "percent (0-100 scale, divided by 100)", int(len(valid)), detected))
+            notes.append(Conversion(column, "percent (0-100 scale, divided by 100)", len(valid), detected))
             scaled = numbers / 100
             return scaled if text is None else _keep_text(text, scaled)
         return None
@@ -338,7 +364,7 @@ def _convert_column(
         factor = {"seconds": 1000.0, "minutes": 60_000.0}.get(given)
         if factor is None:
             return None
-        notes.append(Conversion(column, f"{given} (times {factor:g})", int(len(valid)), detected))
+        notes.append(Conversion(column, f"{given} (times {factor:g})", len(valid), detected))
         scaled = numbers * factor
         return scaled if text is None else _keep_text(text, scaled)
     return None

@@ -85,7 +85,8 @@ class Mapping:
         unknown_options = sorted(set(options) - known_options)
         if unknown_options:
             raise MappingError(
-                f"mapping '{name}': unknown [options] key(s) {unknown_options}; known: {sorted(known_options)}"
+                f"mapping '{name}': unknown [options] key(s) {unknown_options}; "
+                f"known: {sorted(known_options)}"
             )
         values = data.get("values", {})
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
@@ -258,7 +259,9 @@ def _read_json_lines(data: bytes, source: str) -> pd.DataFrame:
                 json.loads(line)
             except ValueError as exc:
                 raise DataError(f"line {number} is not valid JSON ({exc.msg})", source=source) from None
-        raise DataError("could not read as JSON lines (each line must be one JSON object)", source=source) from None
+        raise DataError(
+            "could not read as JSON lines (each line must be one JSON object)", source=source
+        ) from None
 
 
 def read_table(
@@ -527,7 +530,9 @@ def read_tracks(
     if chosen is not None and chosen.kind != "tracks":
         raise MappingError(f"mapping '{chosen.name}' is for an artists table, not tracks")
     frame = (
-        apply_mapping(raw, chosen, source=source, require=require_mapped) if chosen is not None else raw.copy()
+        apply_mapping(raw, chosen, source=source, require=require_mapped)
+        if chosen is not None
+        else raw.copy()
     )
     frame, converted = conventions.convert(
         frame,
@@ -539,7 +544,9 @@ def read_tracks(
     if "track_id" not in frame.columns and {"artist_name", "track_name"} <= set(frame.columns):
         frame.insert(0, "track_id", derived_track_id(frame["artist_name"], frame["track_name"]))
         derived = True
-    absent = [c for c in schema.NAMES if c not in frame.columns and not (c == "year" and "release_date" in frame)]
+    absent = [
+        c for c in schema.NAMES if c not in frame.columns and not (c == "year" and "release_date" in frame)
+    ]
     table = schema.coerce(frame, source=source, check_ranges=check_ranges)
     resolved = chosen.to_dict() if chosen is not None else {"columns": {}, "options": {}, "values": {}}
     resolved["name"] = chosen.name if chosen else "canonical"
