@@ -148,8 +148,11 @@ class Predictor:
                                   encoding=run_mapping.encoding, delimiter=run_mapping.delimiter)
         return read_tracks(path, run_mapping, encoding=encoding, source=source, require_mapped=False)
 
-    def _check_input(self, tracks: pd.DataFrame, given: set[str], source: str) -> list[str]:
-        """Refuse input the models cannot score; return warnings about what they will guess."""
+    def _check_input(
+        self, tracks: pd.DataFrame, given: set[str], source: str
+    ) -> tuple[list[str], np.ndarray]:
+        """Refuse input the models cannot score; return warnings about what they will guess,
+        and the rows that have no audio feature at all (they get no prediction)."""
         notes: list[str] = []
         models = [m for m in (self.popularity, self.genre) if m is not None]
         targets = {"genre": self.genre is not None, "popularity": self.popularity is not None}
@@ -170,16 +173,18 @@ class Predictor:
                 source=source,
             )
         audio = [c for c in needed if c in schema.AUDIO_FEATURES]
-        if audio:
-            empty = tracks[audio].isna().all(axis=1).to_numpy()
-            if empty.any():
-                raise SchemaError(
-                    [Problem(None, f"no value for any audio feature the models use ({', '.join(audio)})",
-                             [int(tracks.index[p]) + 1
-                              for p in np.flatnonzero(empty)[: schema.MAX_ROWS_SHOWN]],
-                             int(empty.sum()))],
-                    source=source,
-                )
+        empty = tracks[audio].isna().all(axis=1).to_numpy() if audio else np.zeros(len(tracks), bool)
+        if empty.all():
+            raise SchemaError(
+                [Problem(None, "no row has a value for any audio feature the models use "
+                               f"({', '.join(audio)})")],
+                source=source,
+            )
+        if empty.any():
+            notes.append(
+                f"{int(empty.sum()):,} row(s) have no value for any audio feature the models use: "
+                f"no prediction for them (left empty), rows {_rows_text(empty, tracks.index)}"
+            )
         for column in needed:
             missing = int(tracks[column].isna().sum())
             if missing:
@@ -195,7 +200,7 @@ class Predictor:
         unused += list(tracks.attrs.get("extra_columns", []))
         if unused:
             notes.append(f"column(s) not used by the models: {', '.join(map(str, unused))}")
-        return notes
+        return notes, empty
 
     def _mapping_hint(self, columns: list[str]) -> str:
         spec = self.read_spec() or {}
@@ -238,7 +243,7 @@ class Predictor:
         tracks = schema.coerce(canonical, source=source)
         tracks.attrs.update({k: v for k, v in attrs.items() if k != "extra_columns"})
         tracks.attrs["extra_columns"] = list(attrs.get("extra_columns", []))
-        notes = self._check_input(tracks, given, source)
+        notes, unscorable = self._check_input(tracks, given, source)
         work = tracks.copy()
         work["genre"] = _first_label(work["genres"])
         if self.popularity is not None and work["genre"].notna().any():
@@ -291,6 +296,11 @@ class Predictor:
                 out["popularity_used_for_genre"] = np.where(
                     has_pop, "given", "predicted" if pop_pred is not None else "missing"
                 )
+        if unscorable.any():  # no audio at all: no prediction, rather than the training medians' guess
+            for column in out.columns:
+                if column.startswith(("predicted_", "genre_")) or column.endswith("_used_for_genre"):
+                    out[column] = out[column].astype(float if out[column].dtype.kind == "f" else object)
+                    out.loc[unscorable, column] = np.nan if out[column].dtype.kind == "f" else None
         out = out.reset_index(drop=True)
         out.attrs["notes"] = [*tracks.attrs.get("read_notes", []), *notes]
         return out

@@ -269,6 +269,7 @@ def convert(
     chosen = _validate(dict(values or {}), source)
     out = frame.copy()
     notes: list[Conversion] = []
+    parsed: dict[str, tuple[pd.Series | None, pd.Series]] = {}
     for column in NUMERIC_COLUMNS:
         if column not in out.columns:
             continue
@@ -299,11 +300,37 @@ def convert(
                             f"e.g. {text[odd][grouped].iloc[0]!r}",
                         )
                     )
-        converted = _convert_column(column, given, text, numbers, notes)
+        parsed[column] = (text, numbers)
+    # 0-1 features: a table writes all of them on one scale, so a feature whose values alone leave
+    # the scale open (a few above 1, all at most 100) follows the features that are clearly percent
+    scales = {
+        c: _unit_scale(parsed[c][1])
+        for c in UNIT_FEATURES
+        if c in parsed and chosen.get(c, "auto" if detect else "unit") == "auto"
+    }
+    table_percent = "percent" in scales.values() or "percent" in chosen.values()
+    for column, (text, numbers) in parsed.items():
+        given = chosen.get(column, "auto" if detect else "number")
+        if column in scales:
+            scale = scales[column]
+            given = "percent" if scale == "percent" or (scale == "open" and table_percent) else "unit"
+            converted = _convert_column(column, given, text, numbers, notes, detected=True)
+        else:
+            converted = _convert_column(column, given, text, numbers, notes)
         out[column] = (
             converted if converted is not None else (numbers if text is None else _keep_text(text, numbers))
         )
     return out, notes
+
+
+def _unit_scale(numbers: pd.Series) -> str:
+    """``percent`` (whole numbers above 1, or mostly above 1, all within 0-100), ``open`` (some
+    values above 1, all within 0-100) or ``unit``."""
+    valid = numbers.dropna()
+    if not len(valid) or valid.max() <= 1 or valid.max() > 100 or valid.min() < 0:
+        return "unit"
+    whole = bool((valid == valid.round()).all())
+    return "percent" if whole or float((valid > 1).mean()) >= 0.5 else "open"
 
 
 def _keep_text(text: pd.Series, numbers: pd.Series) -> pd.Series:
@@ -314,9 +341,15 @@ def _keep_text(text: pd.Series, numbers: pd.Series) -> pd.Series:
 
 
 def _convert_column(
-    column: str, given: str, text: pd.Series | None, numbers: pd.Series, notes: list[Conversion]
+    column: str,
+    given: str,
+    text: pd.Series | None,
+    numbers: pd.Series,
+    notes: list[Conversion],
+    *,
+    detected: bool | None = None,
 ) -> pd.Series | None:
-    detected = given == "auto"
+    detected = given == "auto" if detected is None else detected
     if column in ("key", "mode", "time_signature") and text is not None:
         parse = {"key": parse_key, "mode": _parse_mode, "time_signature": parse_time_signature}[column]
         name = {"key": "note-name", "mode": "word", "time_signature": "fraction"}[column]
@@ -330,16 +363,6 @@ def _convert_column(
         return None
     if column in UNIT_FEATURES:
         valid = numbers.dropna()
-        if given == "auto":
-            whole = bool(len(valid)) and bool((valid == valid.round()).all())
-            above = float((valid > 1).mean()) if len(valid) else 0.0
-            if (
-                len(valid)
-                and valid.max() <= 100
-                and valid.min() >= 0
-                and ((whole and valid.max() > 1) or above >= 0.5)
-            ):
-                given = "percent"
         if given == "percent":
             notes.append(Conversion(column, "percent (0-100 scale, divided by 100)", len(valid), detected))
             scaled = numbers / 100
