@@ -31,8 +31,23 @@ def heldout_run(raw_tidytuesday: pd.DataFrame, tmp_path_factory) -> tuple[Path, 
     held = set(ids.sample(n=300, random_state=1))
     train, slice_ = rows[~rows["track_id"].isin(held)], rows[rows["track_id"].isin(held)]
     train.to_csv(folder / "spotify_songs.csv", index=False)
-    result = runner.invoke(app, ["run", "--data", str(folder / "spotify_songs.csv"), "--quick", "--trials", "1",
-                                 "--out", str(folder / "runs"), "--name", "tt", "--group-by", "track"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--data",
+            str(folder / "spotify_songs.csv"),
+            "--quick",
+            "--trials",
+            "1",
+            "--out",
+            str(folder / "runs"),
+            "--name",
+            "tt",
+            "--group-by",
+            "track",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return folder / "runs" / "tt", slice_.reset_index(drop=True)
 

@@ -22,8 +22,20 @@ from hitlab.datasets.conventions import UNIT_FEATURES
 
 runner = CliRunner()
 NOTE_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F♯", "g", "G#", "A", "B♭", "b"]
-FEATURES = ["danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
-            "instrumentalness", "liveness", "valence", "tempo", "duration_ms"]
+FEATURES = [
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "duration_ms",
+]
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +147,9 @@ VARIANTS: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], dict]] = {
 }
 
 
-def write_variant(frame: pd.DataFrame, path: Path, *, encoding="utf-8", sep=",", newline="\n",
-                  truncate=False) -> Path:
+def write_variant(
+    frame: pd.DataFrame, path: Path, *, encoding="utf-8", sep=",", newline="\n", truncate=False
+) -> Path:
     text = frame.to_csv(index=False, sep=sep, lineterminator=newline)
     if truncate:
         text = text[: text.rstrip(newline).rfind(newline) + len(newline) + 30]  # cut inside the last row
@@ -151,8 +164,14 @@ def _read(rows, name, tmp_path) -> tuple[pd.DataFrame, dict]:
         frame = frame.copy()
         frame.loc[0, "track_artist"] = "Beyoncé Knowles – Señor"
     encoding, sep, newline = options.get("write", ("utf-8", ",", "\n"))
-    path = write_variant(frame, tmp_path / "variant.csv", encoding=encoding, sep=sep, newline=newline,
-                         truncate=options.get("truncate", False))
+    path = write_variant(
+        frame,
+        tmp_path / "variant.csv",
+        encoding=encoding,
+        sep=sep,
+        newline=newline,
+        truncate=options.get("truncate", False),
+    )
     return read_tracks(path), options
 
 
@@ -168,8 +187,12 @@ def test_variant_reads_to_the_plain_values(rows, name, tmp_path):
     for column in [*FEATURES, "time_signature", "popularity", "year"]:
         tolerance = options.get(column, 1e-9)
         np.testing.assert_allclose(
-            got[column].to_numpy(float, na_value=np.nan), expected[column].to_numpy(float, na_value=np.nan),
-            atol=tolerance, rtol=1e-12, equal_nan=True, err_msg=f"{name}: {column}",
+            got[column].to_numpy(float, na_value=np.nan),
+            expected[column].to_numpy(float, na_value=np.nan),
+            atol=tolerance,
+            rtol=1e-12,
+            equal_nan=True,
+            err_msg=f"{name}: {column}",
         )
     if name == "empty-label spellings":
         assert got["genres"].iloc[:5].tolist() == [()] * 5
@@ -196,24 +219,49 @@ def test_every_convention_at_once_reads_and_runs(rows, tmp_path):
     expected = read_tracks(write_variant(rows, tmp_path / "plain.csv"))
     messy = _all_conventions(rows)
     messy.loc[0, "track_artist"] = "Beyoncé"
-    path = write_variant(messy, tmp_path / "messy.csv", encoding="cp1252", sep=";", newline="\r\n",
-                         truncate=True)
+    path = write_variant(
+        messy, tmp_path / "messy.csv", encoding="cp1252", sep=";", newline="\r\n", truncate=True
+    )
     got = read_tracks(path)
     assert len(got) == len(expected) - 1
     for column in FEATURES:
         np.testing.assert_allclose(
             got[column].to_numpy(float, na_value=np.nan),
             expected[column].iloc[:-1].to_numpy(float, na_value=np.nan),
-            rtol=1e-9, equal_nan=True, err_msg=column,
+            rtol=1e-9,
+            equal_nan=True,
+            err_msg=column,
         )
     out = tmp_path / "runs"
-    result = runner.invoke(app, ["run", "--data", str(path), "--quick", "--trials", "1", "--out", str(out),
-                                 "--name", "messy", "--stages", "eda,popularity"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--data",
+            str(path),
+            "--quick",
+            "--trials",
+            "1",
+            "--out",
+            str(out),
+            "--name",
+            "messy",
+            "--stages",
+            "eda,popularity",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "messy" / "cleaning_report.json").read_text())
     assert report["rows_in"] == len(rows) - 1
     noted = " ".join(s["reason"] for s in report["steps"] if s["action"] == "noted")
-    for fragment in ("key: read as note-name", "mode: read as word", "time_signature: read as fraction",
-                     "danceability: read as percent", "duration_ms: read as seconds", "read as cp1252",
-                     "delimiter ';' detected", "last line cut short"):
+    for fragment in (
+        "key: read as note-name",
+        "mode: read as word",
+        "time_signature: read as fraction",
+        "danceability: read as percent",
+        "duration_ms: read as seconds",
+        "read as cp1252",
+        "delimiter ';' detected",
+        "last line cut short",
+    ):
         assert fragment in noted, fragment

@@ -144,8 +144,10 @@ def test_predict_reads_the_file_format_like_the_run(public_run, tmp_path: Path):
     assert len(got) == len(expected) == table.rows_in
     assert got["track_id"].tolist() == expected["track_id"].tolist()
     np.testing.assert_allclose(
-        got["predicted_popularity"].to_numpy(float), expected["predicted_popularity"].to_numpy(float),
-        rtol=1e-9, equal_nan=True,
+        got["predicted_popularity"].to_numpy(float),
+        expected["predicted_popularity"].to_numpy(float),
+        rtol=1e-9,
+        equal_nan=True,
     )
     assert got["genre_1"].fillna("").tolist() == expected["genre_1"].fillna("").tolist()
     assert got["genre_used_for_popularity"].fillna("").eq("predicted").mean() > 0.99
