@@ -106,14 +106,28 @@ class CleanResult:
 
 
 def _union_labels(codes: np.ndarray, labels: pd.Series, n_groups: int) -> np.ndarray:
-    """Per group, the union of its rows' label tuples, in order of first appearance."""
-    lengths = np.fromiter((len(t) for t in labels), dtype=np.int64, count=len(labels))
+    """Per group, the union of its rows' label tuples, in order of first appearance.
+
+    Most groups repeat one label set (the same track found twice under one genre): those take
+    it as it is; only groups whose rows disagree are united label by label.
+    """
+    set_codes, sets = pd.factorize(labels.to_numpy(dtype=object), use_na_sentinel=False)
+    lowest = np.full(n_groups, np.iinfo(np.int64).max, dtype=np.int64)
+    highest = np.full(n_groups, -1, dtype=np.int64)
+    np.minimum.at(lowest, codes, set_codes)
+    np.maximum.at(highest, codes, set_codes)
+    first_row = np.full(n_groups, len(codes), dtype=np.int64)
+    np.minimum.at(first_row, codes, np.arange(len(codes)))
     out = np.empty(n_groups, dtype=object)
-    out[:] = [()] * n_groups
-    if lengths.sum() == 0:
+    out[:] = list(sets[set_codes[first_row]])
+    mixed = lowest != highest
+    if not mixed.any():
         return out
-    flat = pd.Series([label for t in labels for label in t], dtype=object)
-    pairs = pd.DataFrame({"group": np.repeat(codes, lengths), "label": flat})
+    rows = np.flatnonzero(mixed[codes])  # rows of groups whose label sets differ, in file order
+    sub = labels.iloc[rows]
+    lengths = np.fromiter((len(t) for t in sub), dtype=np.int64, count=len(sub))
+    flat = pd.Series([label for t in sub for label in t], dtype=object)
+    pairs = pd.DataFrame({"group": np.repeat(codes[rows], lengths), "label": flat})
     pairs = pairs.drop_duplicates().sort_values("group", kind="stable")
     groups = pairs["group"].to_numpy()
     names = pairs["label"].to_numpy(dtype=object)

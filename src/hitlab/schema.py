@@ -181,8 +181,10 @@ def year_from_dates(dates: pd.Series) -> pd.Series:
     """
     if pd.api.types.is_datetime64_any_dtype(dates):
         return dates.dt.year.astype("Int64")
-    text = dates.astype("string").str.extract(r"^\s*(\d{4})", expand=False)
-    return pd.to_numeric(text, errors="coerce").astype("Int64")
+    codes, uniques = pd.factorize(dates.astype("string"), use_na_sentinel=True)  # dates repeat: once each
+    text = pd.Series(uniques, dtype="string").str.extract(r"^\s*(\d{4})", expand=False)
+    years = np.append(pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan), np.nan)
+    return pd.Series(years[codes], index=dates.index).astype("Int64")
 
 
 def _coerce_labels(series: pd.Series) -> pd.Series:

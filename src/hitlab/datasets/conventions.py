@@ -208,7 +208,11 @@ def _text(series: pd.Series) -> pd.Series:
 
 
 def _numbers(text: pd.Series) -> pd.Series:
-    return pd.to_numeric(text, errors="coerce").astype("Float64")
+    """Numbers of text cells (NaN where a cell is not a number), parsing each distinct text once."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    parsed = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)), errors="coerce")
+    values = np.append(parsed.to_numpy(dtype="float64", na_value=np.nan), np.nan)
+    return pd.Series(values[codes], index=text.index, dtype="Float64")
 
 
 def _unparsed(text: pd.Series, parsed: pd.Series) -> pd.Series:
@@ -277,6 +281,7 @@ def convert(
         given = chosen.get(column, "auto" if detect else "number")
         if pd.api.types.is_bool_dtype(raw):
             raw = raw.astype("Int64")
+            notes.append(Conversion(column, "boolean (true 1, false 0)", int(raw.notna().sum()), True))
         if pd.api.types.is_numeric_dtype(raw):
             numbers = raw.astype("Float64")
             text = None
@@ -285,7 +290,9 @@ def convert(
             numbers = _numbers(text)
             # thousands separators: "1,412" (only when every such cell has groups of three digits)
             odd = _unparsed(text, numbers)
-            if odd.any() and given in ("auto", "number", "ms", "seconds", "minutes", "unit", "percent"):
+            maybe = odd & text.str.contains(",", regex=False).fillna(False)
+            if maybe.any() and given in ("auto", "number", "ms", "seconds", "minutes", "unit", "percent"):
+                odd = maybe
                 grouped = text[odd].str.match(_THOUSANDS_RE.pattern)
                 if grouped.any():
                     fixed = _numbers(text[odd][grouped].str.replace(",", "", regex=False))

@@ -25,6 +25,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -172,6 +173,10 @@ DELIMITERS = (",", ";", "\t", "|")
 #: The encoding tried when a file is not valid UTF-8 (it is stated in the read notes).
 FALLBACK_ENCODING = "cp1252"
 _NA_VALUES = ["", "NA", "NaN", "nan", "null"]
+SAMPLE_BYTES = 65536
+_TEXT_COLUMN = re.compile(
+    r"(?:^|[^a-z])(?:id|ids|isrc|uri)(?:[^a-z]|$)|name|title|artist|album|genre|date", re.IGNORECASE
+)
 
 
 def _check_encoding(name: str, where: str) -> str:
@@ -210,10 +215,14 @@ def _decode(data: bytes, encoding: str | None, notes: list[str], source: str) ->
     return text, "utf-8"
 
 
-def _sniff_delimiter(text: str, suffix: str) -> str:
-    """The delimiter that splits the first lines into the same number (> 1) of fields."""
-    lines = text[:65536].splitlines()[:50]
-    if len(lines) > 1 and not text[:65536].endswith(("\n", "\r")) and len(text) > 65536:
+def _sniff_delimiter(text: str, suffix: str, *, cut: bool = False) -> str:
+    """The delimiter that splits the first lines into the same number (> 1) of fields.
+
+    ``cut``: ``text`` is only the start of the file (its last line may be cut short).
+    """
+    lines = text[:SAMPLE_BYTES].splitlines()[:50]
+    sample_cut = cut or len(text) > SAMPLE_BYTES
+    if len(lines) > 1 and sample_cut and not text[:SAMPLE_BYTES].endswith(("\n", "\r")):
         lines = lines[:-1]  # the sample may cut the last line
     preferred = "\t" if suffix.startswith(".tsv") else ","
     best, best_fields = preferred, 1
@@ -246,6 +255,62 @@ def _drop_truncated_last_line(text: str, delimiter: str, notes: list[str]) -> st
         return text
     notes.append(f"last line cut short ({len(last)} characters, no line end): not read")
     return text[: cut + 1]
+
+
+def _csv_frame(handle: object, sep: str, header_line: str, encoding: str | None = None) -> pd.DataFrame:
+    header = next(csv.reader([header_line], delimiter=sep), [])
+    return pd.read_csv(
+        handle,
+        sep=sep,
+        # numbers are parsed by the C reader (fast); columns that name or identify keep their text
+        # exactly (an id "007" stays "007"); a column with any non-number stays text for the value
+        # conventions and the schema to read or report
+        dtype={name: object for name in header if _TEXT_COLUMN.search(name)},
+        keep_default_na=False,
+        na_values=_NA_VALUES,
+        encoding=encoding,
+        encoding_errors="strict",
+    )
+
+
+def _read_csv(
+    path: Path, suffix: str, encoding: str | None, delimiter: str | None, notes: list[str], source: str
+) -> tuple[pd.DataFrame, str, str]:
+    """Read a CSV: the file straight into the C reader when it is UTF-8 and ends with a line end
+    (the common case), else decoded first (another encoding, a cut last line, gzip)."""
+    with open(path, "rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+        handle.seek(max(0, path.stat().st_size - 1))
+        last = handle.read(1)
+    plain = not suffix.endswith(".gz") and last in (b"\n", b"\r") and encoding in (None, "utf-8", "utf-8-sig")
+    if plain:
+        sample = head.decode("utf-8", errors="ignore")
+        if not sample.lstrip("\ufeff").strip():
+            raise SchemaError([Problem(None, "the file is empty (no header)")], source=source)
+        sep = delimiter or _sniff_delimiter(sample.lstrip("\ufeff"), suffix, cut=len(head) == SAMPLE_BYTES)
+        try:
+            frame = _csv_frame(path, sep, sample.lstrip("\ufeff").splitlines()[0], "utf-8-sig")
+        except UnicodeDecodeError:
+            pass  # not UTF-8: decoded below, with the fallback stated
+        else:
+            if head.startswith(codecs.BOM_UTF8):
+                notes.append("UTF-8 byte-order mark removed")
+            if delimiter is None and sep != ",":
+                notes.append(f"delimiter {sep!r} detected")
+            return frame, sep, "utf-8"
+    data = path.read_bytes()
+    if suffix.endswith(".gz"):
+        import gzip
+
+        data = gzip.decompress(data)
+    text, used_encoding = _decode(data, encoding, notes, source)
+    if not text.strip():
+        raise SchemaError([Problem(None, "the file is empty (no header)")], source=source)
+    sep = delimiter or _sniff_delimiter(text, suffix)
+    if delimiter is None and sep != ",":
+        notes.append(f"delimiter {sep!r} detected")
+    text = _drop_truncated_last_line(text, sep, notes)
+    return _csv_frame(io.StringIO(text), sep, text.splitlines()[0] if text else ""), sep, used_encoding
 
 
 def _read_json_lines(data: bytes, source: str) -> pd.DataFrame:
@@ -304,25 +369,7 @@ def read_table(
                 data = gzip.decompress(data)
             frame = _read_json_lines(data, source)
         else:
-            data = path.read_bytes()
-            if suffix.endswith(".gz"):
-                import gzip
-
-                data = gzip.decompress(data)
-            text, used_encoding = _decode(data, encoding, notes, source)
-            if not text.strip():
-                raise SchemaError([Problem(None, "the file is empty (no header)")], source=source)
-            sep = delimiter or _sniff_delimiter(text, suffix)
-            if delimiter is None and sep != ",":
-                notes.append(f"delimiter {sep!r} detected")
-            text = _drop_truncated_last_line(text, sep, notes)
-            frame = pd.read_csv(
-                io.StringIO(text),
-                sep=sep,
-                dtype=str,
-                keep_default_na=False,
-                na_values=_NA_VALUES,
-            )
+            frame, sep, used_encoding = _read_csv(path, suffix, encoding, delimiter, notes, source)
     except pd.errors.EmptyDataError:
         raise SchemaError([Problem(None, "the file is empty (no header)")], source=source) from None
     except pd.errors.ParserError as exc:
