@@ -146,50 +146,51 @@ def test_an_edited_side_file_is_refused_even_with_every_hash_updated(runs, tmp_p
     )
 
 
-def test_another_runs_model_pair_is_refused(runs, tmp_path):
-    folder = _copy(runs["main"], tmp_path)
-    for name in ("genre.skops", "genre.json"):
-        shutil.copy(runs["other"] / "models" / name, folder / "models" / name)
+def _copy_pair(source: str, task: str) -> Callable[[Path, dict[str, Path]], None]:
+    def change(folder: Path, runs: dict[str, Path]) -> None:
+        for suffix in (".skops", ".json"):
+            shutil.copy(runs[source] / "models" / f"{task}{suffix}", folder / "models" / f"{task}{suffix}")
+
+    return change
+
+
+def _delete(*names: str) -> Callable[[Path, dict[str, Path]], None]:
+    def change(folder: Path, runs: dict[str, Path]) -> None:
+        for name in names:
+            (folder / name).unlink()
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("target", "change", "patterns"),
+    [
+        ("main", _copy_pair("other", "genre"), [
+            r"models/genre\.skops: sha256 \S+ does not match the manifest of this run",
+            "copied from another run",
+        ]),
+        # ``other`` ran the genre stage only: a popularity pair copied in is not in its manifest
+        ("other", _copy_pair("main", "popularity"), [
+            r"models/popularity\.skops: not listed in this run's manifest\.json, so it does not belong",
+        ]),
+        # otherwise predict would quietly answer with popularity only
+        ("main", _delete("models/genre.skops", "models/genre.json"), [
+            r"models/genre\.skops: missing, but this run's manifest\.json lists it",
+        ]),
+        ("main", _delete("manifest.json"), [
+            r"manifest\.json is missing, so hitlab cannot check that the models belong to this run",
+        ]),
+    ],
+    ids=["another run's pair copied in", "a pair the run never wrote", "a listed pair deleted",
+         "no run manifest"],
+)
+def test_a_folder_whose_model_files_do_not_belong_together_is_refused(
+    runs, tmp_path, target, change, patterns
+):
+    folder = _copy(runs[target], tmp_path)
+    change(folder, runs)
     out = tmp_path / "out.csv"
-    _assert_refused(
-        _predict(folder, runs["tracks"], out), out,
-        r"models/genre\.skops: sha256 \S+ does not match the manifest of this run",
-        "copied from another run",
-    )
-
-
-def test_a_model_pair_the_run_never_wrote_is_refused(runs, tmp_path):
-    """``other`` ran the genre stage only; a popularity pair copied in is not in its manifest."""
-    folder = _copy(runs["other"], tmp_path)
-    for name in ("popularity.skops", "popularity.json"):
-        shutil.copy(runs["main"] / "models" / name, folder / "models" / name)
-    out = tmp_path / "out.csv"
-    _assert_refused(
-        _predict(folder, runs["tracks"], out), out,
-        r"models/popularity\.skops: not listed in this run's manifest\.json, so it does not belong to this",
-    )
-
-
-def test_a_deleted_model_pair_the_manifest_lists_is_refused(runs, tmp_path):
-    """Otherwise predict would quietly answer with popularity only."""
-    folder = _copy(runs["main"], tmp_path)
-    (folder / "models" / "genre.skops").unlink()
-    (folder / "models" / "genre.json").unlink()
-    out = tmp_path / "out.csv"
-    _assert_refused(
-        _predict(folder, runs["tracks"], out), out,
-        r"models/genre\.skops: missing, but this run's manifest\.json lists it",
-    )
-
-
-def test_a_folder_without_the_run_manifest_is_refused(runs, tmp_path):
-    folder = _copy(runs["main"], tmp_path)
-    (folder / "manifest.json").unlink()
-    out = tmp_path / "out.csv"
-    _assert_refused(
-        _predict(folder, runs["tracks"], out), out,
-        r"manifest\.json is missing, so hitlab cannot check that the models belong to this run",
-    )
+    _assert_refused(_predict(folder, runs["tracks"], out), out, *patterns)
 
 
 def _truncate(path: Path) -> None:
