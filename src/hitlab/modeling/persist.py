@@ -27,8 +27,9 @@ side file shows the same (it is there for humans). :func:`load_model` refuses, w
   estimator), or a side file whose ``classes``, ``features``, ``task``, ``kind`` or
   ``target`` differ from the model file's.
 
-Whether the model files of a run folder belong to that run is checked one level up, against
-the run's ``manifest.json`` (:meth:`hitlab.predict.Predictor.load`).
+Whether the model files of a run folder belong to that run is checked against the run's
+``manifest.json`` by :func:`check_run_files`, which :meth:`hitlab.predict.Predictor.load`
+calls before loading any model.
 """
 
 from __future__ import annotations
@@ -191,6 +192,8 @@ def check_run_files(folder: str | Path, files: Iterable[str | Path]) -> None:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{mpath}: the run manifest is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ModelFileError(f"{mpath}: cannot read the run manifest ({exc.strerror})") from None
     outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
     if not isinstance(outputs, dict):
         raise ModelFileError(f"{mpath}: the run manifest has no 'outputs' (path -> sha256) to check files by")
