@@ -13,7 +13,7 @@ import skops.io as sio
 from hitlab.errors import ModelFileError
 from hitlab.features import resolve_features
 from hitlab.modeling import Task, fit_task, load_model
-from hitlab.modeling.persist import manifest_path, sha256_file
+from hitlab.modeling.persist import check_run_files, manifest_path, sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,23 @@ def _edit_manifest(path: Path, change) -> None:
             lambda p: _edit_manifest(p, lambda m: m.update(format="pickle")),
             "format 'pickle' is not supported",
         ),
+        (
+            lambda p: _edit_manifest(p, lambda m: m["features"]["numeric"].reverse()),
+            r"popularity.json: 'features' does not match the model file popularity.skops "
+            r"\(the side file says .*; the side file was edited",
+        ),
+        (
+            lambda p: _edit_manifest(p, lambda m: m["features"].update(categorical=[])),
+            "popularity.json: 'features' does not match the model file popularity.skops",
+        ),
+        (
+            lambda p: _edit_manifest(p, lambda m: m.update(task="genre")),
+            "popularity.json: 'task' does not match the model file popularity.skops",
+        ),
+        (
+            lambda p: _edit_manifest(p, lambda m: m.pop("target")),
+            r"'target' does not match the model file popularity.skops \(the side file is missing",
+        ),
     ],
 )
 def test_a_modified_or_mismatched_model_file_is_refused(saved: Path, tamper, match: str) -> None:
@@ -100,6 +117,78 @@ def test_a_file_asking_for_untrusted_types_is_refused_even_with_a_matching_hash(
     _edit_manifest(saved, lambda m: m.update(sha256=sha256_file(saved)))
     with pytest.raises(ModelFileError, match=r"types hitlab does not trust: .*Payload"):
         load_model(saved)
+
+
+def test_reversed_classes_in_the_side_file_are_refused(tracks_slice: pd.DataFrame, tmp_path: Path) -> None:
+    task = Task("genre", "classification", "genre", resolve_features("genre"), "accuracy")
+    result = fit_task(tracks_slice, task, models=["logistic"], budget=2, max_trials=1, n_boot=20, n_jobs=1)
+    saved = result.save(tmp_path / "genre.skops")
+    assert load_model(saved).classes == result.classes
+    _edit_manifest(saved, lambda m: m["classes"].reverse())
+    with pytest.raises(ModelFileError, match=r"genre.json: 'classes' does not match the model file genre"):
+        load_model(saved)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (lambda fitted: fitted.final, r"not a hitlab model file \(a Pipeline"),
+        (lambda fitted: {"hitlab_model": 1, "estimator": fitted.final}, r"layout 1, expected 2"),
+        (lambda fitted: [1, 2], r"not a hitlab model file \(a list"),
+    ],
+    ids=["bare estimator (older hitlab)", "older layout", "a list"],
+)
+def test_a_skops_file_that_is_not_a_hitlab_model_is_refused(fitted, saved: Path, content, match) -> None:
+    sio.dump(content(fitted), saved)
+    _edit_manifest(saved, lambda m: m.update(sha256=sha256_file(saved)))
+    with pytest.raises(ModelFileError, match=match):
+        load_model(saved)
+
+
+def _write_run(folder: Path, files: dict[str, bytes], outputs: dict[str, str] | None = None) -> None:
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    if outputs is None:
+        outputs = {rel: sha256_file(folder / rel) for rel in files}
+    (folder / "manifest.json").write_text(json.dumps({"outputs": outputs}))
+
+
+def test_check_run_files_accepts_the_files_the_manifest_records(tmp_path: Path) -> None:
+    _write_run(tmp_path, {"models/a.skops": b"a", "models/a.json": b"{}"})
+    check_run_files(tmp_path, ["models/a.skops", "models/a.json", "models/b.skops"])
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda f: (f / "models/a.json").write_bytes(b"{ }"),
+         r"models/a.json: sha256 \S+ does not match the manifest of this run"),
+        (lambda f: (f / "models/b.skops").write_bytes(b"b"),
+         r"models/b.skops: not listed in this run's manifest.json"),
+        (lambda f: (f / "models/a.skops").unlink(),
+         r"models/a.skops: missing, but this run's manifest.json lists"),
+        (lambda f: (f / "manifest.json").unlink(), r"manifest.json is missing, so hitlab cannot check"),
+        (lambda f: (f / "manifest.json").write_text("[1"),
+         r"manifest.json: the run manifest is not valid JSON"),
+        (lambda f: (f / "manifest.json").write_text("{}"),
+         r"manifest.json: the run manifest has no 'outputs'"),
+    ],
+    ids=["edited", "not listed", "listed but missing", "no manifest", "manifest not JSON", "no outputs"],
+)
+def test_check_run_files_refuses_files_that_do_not_belong(tmp_path: Path, change, match: str) -> None:
+    _write_run(tmp_path, {"models/a.skops": b"a", "models/a.json": b"{}"})
+    change(tmp_path)
+    with pytest.raises(ModelFileError, match=match):
+        check_run_files(tmp_path, ["models/a.skops", "models/a.json", "models/b.skops"])
+
+
+def test_sha256_file_is_the_sha256_of_the_bytes(tmp_path: Path) -> None:
+    import hashlib
+
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"hitlab" * 1000)
+    assert sha256_file(path) == hashlib.sha256(b"hitlab" * 1000).hexdigest()
 
 
 def test_a_version_mismatch_can_be_overridden(saved: Path) -> None:

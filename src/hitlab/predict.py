@@ -36,7 +36,7 @@ import pandas as pd
 from hitlab import schema
 from hitlab.datasets.importer import Mapping, read_tracks
 from hitlab.errors import ModelFileError, Problem, SchemaError
-from hitlab.modeling.persist import SavedModel, load_model
+from hitlab.modeling.persist import SavedModel, check_run_files, load_model, manifest_path
 
 __all__ = ["MODEL_FILES", "Predictor", "load"]
 
@@ -81,20 +81,40 @@ class Predictor:
 
     @classmethod
     def load(cls, folder: str | Path, *, allow_version_mismatch: bool = False) -> Predictor:
-        """Load the models of a run folder, checking each file's sha256 against its manifest."""
+        """Load the models of a run folder, after checking that they belong to that run.
+
+        Every model file and its side file (``models/<task>.skops`` and ``.json``) must be
+        listed in the run's ``manifest.json`` ("outputs": path -> sha256) with the same sha256;
+        then each model is loaded by :func:`~hitlab.modeling.persist.load_model`, which checks
+        the model file against its side file and reads the class order and feature list from
+        the model file itself.
+
+        Raises
+        ------
+        ModelFileError
+            No such folder, no model in it, no (or an unreadable) ``manifest.json``, a model
+            file or side file that is missing from the run manifest or differs from it
+            (edited, or copied in from another run), or any refusal of ``load_model``.
+        """
         folder = Path(folder)
         if not folder.is_dir():
             raise ModelFileError(f"{folder}: no such run folder")
-        models: dict[str, SavedModel | None] = {}
-        for task, rel in MODEL_FILES.items():
-            path = folder / rel
-            models[task] = (
-                load_model(path, allow_version_mismatch=allow_version_mismatch) if path.exists() else None
-            )
-        if not any(models.values()):
+        present = [
+            task for task, rel in MODEL_FILES.items()
+            if (folder / rel).exists() or manifest_path(folder / rel).exists()
+        ]
+        if not present:
             raise ModelFileError(
                 f"{folder}: no saved model ({', '.join(MODEL_FILES.values())}); run `hitlab run` first"
             )
+        check_run_files(folder, [p for rel in MODEL_FILES.values() for p in (rel, manifest_path(rel))])
+        models: dict[str, SavedModel | None] = {
+            task: (
+                load_model(folder / rel, allow_version_mismatch=allow_version_mismatch)
+                if task in present else None
+            )
+            for task, rel in MODEL_FILES.items()
+        }
         return cls(folder, models["popularity"], models["genre"])
 
     def read_spec(self) -> dict | None:
@@ -314,7 +334,11 @@ class Predictor:
 
 
 def load(folder: str | Path, *, allow_version_mismatch: bool = False) -> Predictor:
-    """Load a run's saved models: ``hitlab.load("runs/NAME").predict(tracks)``."""
+    """Load a run's saved models: ``hitlab.load("runs/NAME").predict(tracks)``.
+
+    The folder must be a whole run folder: its ``manifest.json`` must record every model file
+    and side file with the same sha256 (see :meth:`Predictor.load`).
+    """
     return Predictor.load(folder, allow_version_mismatch=allow_version_mismatch)
 
 
