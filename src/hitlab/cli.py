@@ -231,7 +231,7 @@ def predict(
         str | None,
         typer.Option(help="csv, parquet or jsonl (default: from the output suffix; csv for stdout)."),
     ] = None,
-    top_k: Annotated[int, typer.Option(min=1, help="Genre guesses per track.")] = 3,
+    top_k: Annotated[int, typer.Option(help="Genre guesses per track (at least 1).")] = 3,
 ) -> None:
     """Predict popularity and the genre top-k for new tracks with a run's saved models."""
     import sys
@@ -247,6 +247,9 @@ def predict(
                 f"[bold red]error:[/] {option} must be one of {', '.join(formats)}, got {value!r}"
             )
             raise typer.Exit(2)
+    if top_k < 1:
+        err_console.print(f"[bold red]error:[/] option --top-k: must be at least 1, got {top_k}")
+        raise typer.Exit(2)
     try:
         _check_output_file(output)
         predictor = load(run_folder)
