@@ -46,8 +46,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from hitlab.errors import ConfigError
@@ -198,18 +198,18 @@ class RunConfig(BaseModel):
     encoding: str | None = _field(
         expected="a text encoding name such as 'utf-8'", help="Text encoding of the input files."
     )
-    min_duration_ms: float = _field(
-        30_000,
-        expected="a number of milliseconds >= 0",
-        help="Shortest track kept.",
-        ge=0,
-        allow_inf_nan=False,
-    )
     max_duration_ms: float = _field(
         1_800_000,
         expected="a number of milliseconds > 0",
         help="Longest track kept.",
         gt=0,
+        allow_inf_nan=False,
+    )
+    min_duration_ms: float = _field(
+        30_000,
+        expected="a number of milliseconds >= 0",
+        help="Shortest track kept.",
+        ge=0,
         allow_inf_nan=False,
     )
     stages: NameList = _field(
@@ -268,20 +268,24 @@ class RunConfig(BaseModel):
                 raise ValueError(str(exc)) from None
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> RunConfig:
-        if self.labels == "tags" and self.artists is None and self.data is None:
+    @field_validator("labels")
+    @classmethod
+    def _tags_need_artists(cls, value: str, info: ValidationInfo) -> str:
+        if value == "tags" and info.data.get("artists") is None and info.data.get("data") is None:
             # The built-in data has no artist tags; tags need an artists table.
             raise ValueError(
                 "labels='tags' needs artist genre tags: pass --artists FILE "
                 "(for example the 160k artists table from `hitlab fetch kaggle-160k-artists`)"
             )
-        if self.max_duration_ms <= self.min_duration_ms:
-            raise ValueError(
-                f"max_duration_ms ({self.max_duration_ms:g}) must be above min_duration_ms "
-                f"({self.min_duration_ms:g})"
-            )
-        return self
+        return value
+
+    @field_validator("min_duration_ms")
+    @classmethod
+    def _below_max(cls, value: float, info: ValidationInfo) -> float:
+        longest = info.data.get("max_duration_ms")
+        if longest is not None and value >= longest:
+            raise ValueError(f"must be below max_duration_ms ({longest:g}), got {value:g}")
+        return value
 
     @property
     def run_name(self) -> str:
