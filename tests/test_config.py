@@ -6,7 +6,6 @@ anything is written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -21,14 +20,7 @@ from hitlab.errors import ConfigError
 runner = CliRunner()
 
 
-def _tree(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): "<dir>" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-    }
-
-
-def _refused(tmp_path: Path, *args: str, config: str | None = None) -> str:
+def _refused(tree_hashes, tmp_path: Path, *args: str, config: str | None = None) -> str:
     """Run ``hitlab run`` with bad settings: exit non-zero, one error line, nothing written."""
     argv = ["run", "--out", str(tmp_path / "runs"), *args]
     if "stages" not in (config or "") and "--stages" not in args:
@@ -37,13 +29,13 @@ def _refused(tmp_path: Path, *args: str, config: str | None = None) -> str:
         path = tmp_path / "run.toml"
         path.write_text(config)
         argv += ["--config", str(path)]
-    before = _tree(tmp_path)
+    before = tree_hashes(tmp_path)
     result = runner.invoke(app, argv)
     assert result.exit_code != 0, result.output
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    assert _tree(tmp_path) == before
+    assert tree_hashes(tmp_path) == before
     return " ".join(result.output.split())
 
 
@@ -72,15 +64,15 @@ def _refused(tmp_path: Path, *args: str, config: str | None = None) -> str:
         ([], "seed = [1\n", "not valid TOML"),
     ],
 )
-def test_bad_setting_is_named_with_key_and_source(tmp_path, args, config, message):
-    text = _refused(tmp_path, *args, config=config)
+def test_bad_setting_is_named_with_key_and_source(tree_hashes, tmp_path, args, config, message):
+    text = _refused(tree_hashes, tmp_path, *args, config=config)
     assert message in text
     if config is not None and "TOML" not in message:
         assert f"config file {tmp_path / 'run.toml'}: " in text
 
 
-def test_several_bad_values_are_all_named_at_once(tmp_path):
-    text = _refused(tmp_path, "--seed", "-1", config='budget = "fast"\nquick = "no"\n')
+def test_several_bad_values_are_all_named_at_once(tree_hashes, tmp_path):
+    text = _refused(tree_hashes, tmp_path, "--seed", "-1", config='budget = "fast"\nquick = "no"\n')
     assert "option --seed" in text and "key 'budget'" in text and "key 'quick'" in text
 
 

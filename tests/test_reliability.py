@@ -33,15 +33,6 @@ def _cli(*args: str, stdin: bytes | None = None):
     return runner.invoke(app, [str(a) for a in args], input=stdin)
 
 
-def _tree(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root`` (and a marker for every folder), by relative path."""
-    tree = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        tree[rel] = "<dir>" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
-    return tree
-
-
 def _one_line_error(result, *fragments: str) -> str:
     """The CLI failed with one ``error:`` line holding every fragment, and no traceback."""
     assert result.exit_code != 0, result.output
@@ -96,28 +87,28 @@ def _manifest_matches_files(folder: Path) -> dict:
 
 
 @pytest.mark.parametrize("name", ["..", ".", "", "   ", "a/b", "../x", ".hidden", "a:b", "nul", "a\x00b"])
-def test_run_name_must_be_a_plain_folder_name(work, name):
-    before = _tree(work)
+def test_run_name_must_be_a_plain_folder_name(work, name, tree_hashes):
+    before = tree_hashes(work)
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--name", name)
     _one_line_error(result, "option --name", "plain folder name")
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
 
 
-def test_run_name_dotdot_does_not_touch_the_parent_of_out(work):
+def test_run_name_dotdot_does_not_touch_the_parent_of_out(work, tree_hashes):
     """Issue 12, item 1: ``--name ..`` used to delete everything in ``work/``."""
-    before = _tree(work)
+    before = tree_hashes(work)
     result = _cli("run", "--out", work / "runs", "--name", "..", "--stages", "eda")
     _one_line_error(result, "got '..'")
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
 
 
-def test_existing_folder_that_is_not_a_run_is_never_replaced(work):
+def test_existing_folder_that_is_not_a_run_is_never_replaced(work, tree_hashes):
     (work / "src").mkdir()
     (work / "src" / "code.py").write_text("print('mine')\n")
-    before = _tree(work)
+    before = tree_hashes(work)
     result = _cli("run", "--data", work / "tracks.csv", "--out", work, "--name", "src", "--stages", "eda")
     _one_line_error(result, "is not a hitlab run folder", "refusing to replace")
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
 
 
 def test_derived_run_name_from_a_hidden_data_file_is_plain(work):
@@ -131,27 +122,27 @@ def test_derived_run_name_from_a_hidden_data_file_is_plain(work):
 # ---------------------------------------------------------------- run folders: options checked first
 
 
-def test_stage_typo_over_a_finished_run_leaves_it_byte_identical(work):
+def test_stage_typo_over_a_finished_run_leaves_it_byte_identical(work, tree_hashes):
     """Issue 12, item 3: ``--stages populartiy`` used to exit 0 and delete the run's outputs."""
-    before = _tree(work)
+    before = tree_hashes(work)
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--name", "keep",
                   "--stages", "populartiy")
     _one_line_error(result, "option --stages", "'populartiy'", "eda, popularity, genre, report")
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
 
 
-def test_out_is_an_existing_file(work):
-    before = _tree(work)
+def test_out_is_an_existing_file(work, tree_hashes):
+    before = tree_hashes(work)
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "notes.txt", "--stages", "eda")
     _one_line_error(result, "notes.txt is a file, not a folder")
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "notes.txt" / "runs",
                   "--stages", "eda")
     _one_line_error(result, "cannot be created", "notes.txt is a file")
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
 
 
-def test_out_in_a_read_only_folder(work, monkeypatch):
+def test_out_in_a_read_only_folder(work, monkeypatch, tree_hashes):
     locked = work / "locked"
     locked.mkdir()
     locked.chmod(0o555)
@@ -167,33 +158,33 @@ def test_out_in_a_read_only_folder(work, monkeypatch):
                 return real_access(path, mode, *args, **kwargs)
 
             monkeypatch.setattr(hitlab.run_folder.os, "access", access)
-        before = _tree(work)
+        before = tree_hashes(work)
         result = _cli("run", "--data", work / "tracks.csv", "--out", locked / "runs", "--stages", "eda")
         _one_line_error(result, "is not writable", str(locked))
-        assert _tree(work) == before
+        assert tree_hashes(work) == before
     finally:
         locked.chmod(0o755)
 
 
 @pytest.mark.parametrize("option", ["--artists", "--data"])
-def test_missing_input_file(work, option):
-    before = _tree(work)
+def test_missing_input_file(work, option, tree_hashes):
+    before = tree_hashes(work)
     args = ["run", "--out", work / "runs", "--stages", "eda", option, work / "missing.parquet"]
     if option == "--artists":
         args += ["--data", work / "tracks.csv"]
     result = _cli(*args)
     _one_line_error(result, f"{option} {work / 'missing.parquet'}: no such file")
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
 
 
-def test_unavailable_group_by_fails_before_writing(work, monkeypatch):
+def test_unavailable_group_by_fails_before_writing(work, monkeypatch, tree_hashes):
     """A grouping the modelling package does not offer stops before anything is written."""
     monkeypatch.setattr("hitlab.modeling.split.GROUP_BY", ("track", "artist"))
-    before = _tree(work)
+    before = tree_hashes(work)
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--group-by", "song",
                   "--stages", "popularity")
     _one_line_error(result, "group_by 'song' is not available")
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
 
 
 # ---------------------------------------------------------------- run folders: faults mid-run
@@ -207,17 +198,17 @@ def _raise(exc: BaseException):
 
 
 @pytest.mark.parametrize("fault", [KeyboardInterrupt(), RuntimeError("a bug deep inside")])
-def test_interrupted_run_keeps_the_earlier_run(work, monkeypatch, fault):
-    before = _tree(work)
+def test_interrupted_run_keeps_the_earlier_run(work, monkeypatch, fault, tree_hashes):
+    before = tree_hashes(work)
     monkeypatch.setattr(hitlab.pipeline, "eda_figures", _raise(fault))
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--name", "keep",
                   "--stages", "eda")
     assert result.exit_code != 0
-    assert _tree(work) == before  # no hidden temporary folder, no lock left either
+    assert tree_hashes(work) == before  # no hidden temporary folder, no lock left either
 
 
-def test_failed_swap_puts_the_previous_run_back(work, monkeypatch):
-    before = _tree(work)
+def test_failed_swap_puts_the_previous_run_back(work, monkeypatch, tree_hashes):
+    before = tree_hashes(work)
     real_rename = os.rename
 
     def rename(src, dst):
@@ -229,26 +220,26 @@ def test_failed_swap_puts_the_previous_run_back(work, monkeypatch):
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--name", "keep",
                   "--stages", "eda")
     assert result.exit_code != 0
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
 
 
-def test_leftovers_of_a_killed_run_are_tidied_by_the_next_run(work, monkeypatch):
+def test_leftovers_of_a_killed_run_are_tidied_by_the_next_run(work, monkeypatch, tree_hashes):
     """A run killed between "old run aside" and "new run in": the next run puts the old one back."""
     runs = work / "runs"
-    before = _tree(work)
+    before = tree_hashes(work)
     os.rename(runs / "keep", runs / ".keep.old-0123456789abcdef")
     (runs / ".keep.partial-fedcba9876543210").mkdir()
     (runs / ".keep.partial-fedcba9876543210" / "half.parquet").write_bytes(b"half")
     monkeypatch.setattr(hitlab.pipeline, "eda_figures", _raise(RuntimeError("fails after tidying")))
     result = _cli("run", "--data", work / "tracks.csv", "--out", runs, "--name", "keep", "--stages", "eda")
     assert result.exit_code != 0
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
 
 
 # ---------------------------------------------------------------- run folders: one run per name
 
 
-def test_a_held_lock_fails_fast_and_names_the_lock(work):
+def test_a_held_lock_fails_fast_and_names_the_lock(work, tree_hashes):
     import fcntl
 
     lock = work / "runs" / ".keep.lock"
@@ -256,11 +247,11 @@ def test_a_held_lock_fails_fast_and_names_the_lock(work):
     fcntl.flock(fd, fcntl.LOCK_EX)
     os.write(fd, b"4242\n")
     try:
-        before = _tree(work)
+        before = tree_hashes(work)
         result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--name", "keep",
                       "--stages", "eda")
         _one_line_error(result, "another hitlab run is writing", str(lock), "process 4242")
-        assert _tree(work) == before
+        assert tree_hashes(work) == before
     finally:
         os.close(fd)
 
@@ -345,13 +336,13 @@ def test_single_genre_table_keeps_the_popularity_results(tmp_path):
     assert "genre" in (folder / "report.html").read_text().lower()
 
 
-def test_a_bug_in_a_task_is_not_turned_into_a_skip(work, monkeypatch):
+def test_a_bug_in_a_task_is_not_turned_into_a_skip(work, monkeypatch, tree_hashes):
     monkeypatch.setattr("hitlab.popularity.fit", _raise(TypeError("a real bug")))
-    before = _tree(work)
+    before = tree_hashes(work)
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--name", "keep",
                   "--group-by", "track", "--stages", "popularity")
     assert isinstance(result.exception, TypeError)
-    assert _tree(work) == before
+    assert tree_hashes(work) == before
 
 
 # ---------------------------------------------------------------- command line
@@ -375,7 +366,7 @@ def model_run(tmp_path_factory, tracks_600) -> Path:
     ],
 )
 def test_predict_output_that_cannot_be_written_fails_before_scoring(
-    model_run, tracks_600, tmp_path, monkeypatch, target, message
+    model_run, tracks_600, tmp_path, monkeypatch, target, message, tree_hashes
 ):
     (tmp_path / "locked").mkdir(mode=0o555)
     real_access = os.access
@@ -386,11 +377,11 @@ def test_predict_output_that_cannot_be_written_fails_before_scoring(
     monkeypatch.setattr(os, "access", access)
     scored = []
     monkeypatch.setattr("hitlab.predict.Predictor.predict", lambda *a, **k: scored.append(1))
-    before = _tree(tmp_path)
+    before = tree_hashes(tmp_path)
     result = _cli("predict", tracks_600, "--run", model_run, "-o", target(tmp_path))
     _one_line_error(result, "--output", message)
     assert not scored
-    assert _tree(tmp_path) == before
+    assert tree_hashes(tmp_path) == before
 
 
 def test_predict_errors_on_stdin_name_stdin(model_run, tracks_600):
