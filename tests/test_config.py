@@ -102,6 +102,9 @@ def test_python_api_is_kept():
         cfg.replace(budget=math.nan)
     with pytest.raises(ConfigError, match="RunConfig field 'bogus': unknown setting"):
         RunConfig(bogus=1)
+    with pytest.raises(ConfigError, match="RunConfig field 'name': a run name must be a plain folder name"):
+        cfg.name = ".."
+    assert cfg.name is None
 
 
 def test_stage_names_in_errors_and_help():

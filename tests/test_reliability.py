@@ -177,6 +177,15 @@ def test_missing_input_file(work, option, tree_hashes):
     assert tree_hashes(work) == before
 
 
+@pytest.mark.parametrize(("option", "value"), [("--mapping", "no-such-preset"), ("--mapping", "gone.toml")])
+def test_bad_mapping_fails_before_writing(work, tree_hashes, option, value):
+    before = tree_hashes(work)
+    result = _cli("run", "--data", work / "tracks.csv", "--out", work / "fresh", option, value,
+                  "--stages", "eda")
+    _one_line_error(result, value)
+    assert tree_hashes(work) == before
+
+
 def test_unavailable_group_by_fails_before_writing(work, monkeypatch, tree_hashes):
     """A grouping the modelling package does not offer stops before anything is written."""
     monkeypatch.setattr("hitlab.modeling.split.GROUP_BY", ("track", "artist"))

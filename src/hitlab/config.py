@@ -229,6 +229,12 @@ class RunConfig(BaseModel):
         except ValidationError as exc:
             raise ConfigError(_describe(exc, _WHERE.get())) from None
 
+    def __setattr__(self, key: str, value: Any) -> None:
+        try:
+            super().__setattr__(key, value)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, _WHERE.get())) from None
+
     @field_validator("name")
     @classmethod
     def _plain_name(cls, value: str | None) -> str | None:

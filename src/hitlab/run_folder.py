@@ -43,7 +43,12 @@ MANIFEST = "manifest.json"
 
 
 def check_inputs(config: RunConfig) -> None:
-    """Check that the input files of a run exist and can be read, before anything is written."""
+    """Check that the input files and mappings of a run can be read, before anything is written."""
+    from hitlab.datasets.importer import load_mapping
+
+    for mapping in (config.mapping, config.artists_mapping):
+        if mapping is not None:
+            load_mapping(mapping)  # an unknown preset or a broken mapping file fails here
     for key, value in (("data", config.data), ("artists", config.artists)):
         if value is None:
             continue
