@@ -8,6 +8,7 @@ always there.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -81,3 +82,17 @@ def write_csv(tmp_path: Path):
         return path
 
     return _write
+
+
+def _tree_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` (and a marker for every folder), by relative path."""
+    return {
+        p.relative_to(root).as_posix(): "<dir>" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(Path(root).rglob("*"))
+    }
+
+
+@pytest.fixture
+def tree_hashes():
+    """``tree_hashes(root)``: every file's sha256 under ``root``; compare before/after a data-loss case."""
+    return _tree_hashes

@@ -89,7 +89,9 @@ def test_bad_config_value(tmp_path):
     config.write_text('labels = "moods"\n')
     result = _run("run", "--config", str(config), "--out", str(tmp_path))
     assert result.exit_code == 1
-    assert "labels must be 'playlist' or 'tags', got 'moods'" in " ".join(result.output.split())
+    assert f"config file {config}: key 'labels': expected 'playlist' or 'tags', got 'moods'" in " ".join(
+        result.output.split()
+    )
 
 
 def test_cli_option_overrides_config_file(tmp_path):

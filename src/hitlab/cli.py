@@ -13,11 +13,41 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from hitlab import __version__
-from hitlab.errors import HitlabError
+from hitlab.config import describe_option
+from hitlab.errors import ConfigError, HitlabError
 
-app = typer.Typer(
+
+def _hide_flag_types(params: list) -> list:
+    """Flags (``--quick/--no-quick``, ``--help``) take no value: show no ``<bool>`` type for them."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx):
+        return _hide_flag_types(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx):
+        return _hide_flag_types(super().get_params(ctx))
+
+
+class _App(typer.Typer):
+    """Every command built with :class:`_Command` (flags without a ``<bool>`` type in ``--help``)."""
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
+    cls=_Group,
     name="hitlab",
     help="Predict a music track's popularity and genre from its audio features.",
     no_args_is_help=True,
@@ -30,7 +60,7 @@ err_console = Console(stderr=True)
 EXIT_DATA = 1
 
 
-def _fail(exc: HitlabError) -> typer.Exit:
+def _fail(exc: HitlabError | str) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_DATA)
 
@@ -52,67 +82,28 @@ def _main(
 
 @app.command()
 def run(
-    data: Annotated[
-        Path | None, typer.Option(help="CSV/Parquet/JSON-lines tracks file (default: built-in data).")
-    ] = None,
-    mapping: Annotated[str | None, typer.Option(help="Column mapping: a preset name or a TOML file.")] = None,
-    artists: Annotated[
-        Path | None, typer.Option(help="Artists table with genre tags, joined to tracks.")
-    ] = None,
-    artists_mapping: Annotated[str | None, typer.Option(help="Column mapping for --artists.")] = None,
-    labels: Annotated[
-        str | None,
-        typer.Option(
-            help="Genre labels: 'playlist' (as the data gives them), 'tags' (main genre from artist "
-            "tags) or 'words' (main genre from the data's own fine-grained genres)."
-        ),
-    ] = None,
-    min_class_size: Annotated[
-        int | None,
-        typer.Option(help="Genres with fewer tracks leave the genre task (counted). [default: 20]"),
-    ] = None,
+    data: Annotated[Path | None, typer.Option(help=describe_option("data"))] = None,
+    mapping: Annotated[str | None, typer.Option(help=describe_option("mapping"))] = None,
+    artists: Annotated[Path | None, typer.Option(help=describe_option("artists"))] = None,
+    artists_mapping: Annotated[str | None, typer.Option(help=describe_option("artists_mapping"))] = None,
+    labels: Annotated[str | None, typer.Option(help=describe_option("labels"))] = None,
+    min_class_size: Annotated[int | None, typer.Option(help=describe_option("min_class_size"))] = None,
     strict: Annotated[
-        bool | None,
-        typer.Option(
-            "--strict/--no-strict",
-            help="Refuse a track id whose rows disagree on audio features (default: keep the first row).",
-        ),
+        bool | None, typer.Option("--strict/--no-strict", help=describe_option("strict"))
     ] = None,
-    encoding: Annotated[
-        str | None, typer.Option(help="Text encoding of a CSV (default: UTF-8, else Windows-1252, stated).")
-    ] = None,
-    group_by: Annotated[str | None, typer.Option(help="Split groups: 'track' or 'artist'.")] = None,
-    budget: Annotated[float | None, typer.Option(help="Tuning budget per model, seconds.")] = None,
-    trials: Annotated[
-        int | None,
-        typer.Option(help="Tune this many trials per model instead of a time budget (repeatable anywhere)."),
-    ] = None,
-    quick: Annotated[
-        bool | None, typer.Option("--quick/--no-quick", help="Small budget, for a first look.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    out: Annotated[str | None, typer.Option(help="Folder that holds run folders.")] = None,
-    name: Annotated[
-        str | None, typer.Option(help="Run folder name (default: data name + label scheme).")
-    ] = None,
+    encoding: Annotated[str | None, typer.Option(help=describe_option("encoding"))] = None,
+    group_by: Annotated[str | None, typer.Option(help=describe_option("group_by"))] = None,
+    budget: Annotated[float | None, typer.Option(help=describe_option("budget"))] = None,
+    trials: Annotated[int | None, typer.Option(help=describe_option("trials"))] = None,
+    quick: Annotated[bool | None, typer.Option("--quick/--no-quick", help=describe_option("quick"))] = None,
+    seed: Annotated[int | None, typer.Option(help=describe_option("seed"))] = None,
+    out: Annotated[str | None, typer.Option(help=describe_option("out"))] = None,
+    name: Annotated[str | None, typer.Option(help=describe_option("name"))] = None,
     drop_invalid: Annotated[
-        bool | None,
-        typer.Option(
-            "--drop-invalid/--no-drop-invalid",
-            help="Drop and count out-of-range values instead of stopping on them.",
-        ),
+        bool | None, typer.Option("--drop-invalid/--no-drop-invalid", help=describe_option("drop_invalid"))
     ] = None,
-    stages: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated stages after load/clean/label, e.g. 'eda' or 'eda,popularity'."),
-    ] = None,
-    features: Annotated[
-        str | None,
-        typer.Option(
-            help="Popularity features: columns ('danceability,year,key') or edits of the "
-            "default ('+energy,-genre')."
-        ),
-    ] = None,
+    stages: Annotated[str | None, typer.Option(help=describe_option("stages"))] = None,
+    features: Annotated[str | None, typer.Option(help=describe_option("features"))] = None,
     config: Annotated[
         Path | None, typer.Option(help="TOML config file; options given here override it.")
     ] = None,
@@ -225,6 +216,24 @@ def _print_headlines(results: dict) -> None:
         console.print(table)
 
 
+def _check_output_file(output: str) -> None:
+    """``predict -o``: fail before scoring when the output file cannot be written."""
+    import os
+
+    if output == "-":
+        return
+    path = Path(output)
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(
+            f"--output {output}: is a folder; give a file name such as {path / 'predictions.csv'}"
+        )
+    if not folder.is_dir():
+        raise ConfigError(f"--output {output}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"--output {output}: cannot write there (permission denied)")
+
+
 @app.command()
 def predict(
     data: Annotated[
@@ -246,7 +255,7 @@ def predict(
         str | None,
         typer.Option(help="csv, parquet or jsonl (default: from the output suffix; csv for stdout)."),
     ] = None,
-    top_k: Annotated[int, typer.Option(help="Genre guesses per track.")] = 3,
+    top_k: Annotated[int, typer.Option(help="Genre guesses per track (at least 1).")] = 3,
 ) -> None:
     """Predict popularity and the genre top-k for new tracks with a run's saved models."""
     import sys
@@ -261,7 +270,11 @@ def predict(
                 f"[bold red]error:[/] {option} must be one of {', '.join(formats)}, got {value!r}"
             )
             raise typer.Exit(2)
+    if top_k < 1:
+        err_console.print(f"[bold red]error:[/] option --top-k: must be at least 1, got {top_k}")
+        raise typer.Exit(2)
     try:
+        _check_output_file(output)
         predictor = load(run_folder)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(data)
@@ -315,7 +328,7 @@ def fetch(
     """Download a known public dataset into the cache (checked against its sha256)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    from hitlab.datasets.fetch import DATASETS
+    from hitlab.datasets.fetch import DATASETS, get_dataset
     from hitlab.datasets.fetch import fetch as fetch_dataset
 
     if name is None:
@@ -327,6 +340,7 @@ def fetch(
         console.print(table)
         return
     try:
+        get_dataset(name)  # an unknown name fails here, before a progress bar is drawn
         with Progress(
             "[bold]{task.description}",
             BarColumn(),

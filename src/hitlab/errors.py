@@ -13,6 +13,7 @@ the CLI catches that family at its edge, prints one message and exits non-zero.
     ├── FetchError                a download failed or its checksum did not match
     ├── ModelFileError            a saved model is missing, tampered with or mismatched
     ├── ConfigError               an invalid option or config file
+    ├── RunFolderError            a run folder cannot be written: --out unusable, or the name is in use
     └── CollectError              the collector could not fetch something (hitlab.collect)
         ├── AuthError             credentials missing or refused: re-authorise
         ├── NetworkError          connect/read errors or timeouts, retries exhausted
@@ -35,6 +36,10 @@ class HitlabError(Exception):
 
 class ConfigError(HitlabError):
     """An option or config file value is invalid."""
+
+
+class RunFolderError(HitlabError):
+    """A run folder cannot be written: ``--out`` is unusable, or another run holds the name."""
 
 
 class MappingError(HitlabError):

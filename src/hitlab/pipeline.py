@@ -1,8 +1,10 @@
 """``run()``: the stages in order, written to a run folder with a manifest.
 
 Stages: load -> clean -> label -> eda -> popularity -> genre, then the report.
-Everything is written to a hidden temporary folder beside the target and moved into
-place only when every stage succeeded, so bad input leaves no partial run folder.
+Every option is checked before anything is written; the run name is locked while it
+runs; everything is written to a unique hidden temporary folder beside the target and
+swapped in only when every stage succeeded, so bad input or an interrupted run leaves no
+partial run folder and the previous run of that name intact (:mod:`hitlab.run_folder`).
 Re-running with the same inputs and seed gives the same files (the manifest's
 timings aside).
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,9 +30,11 @@ from hitlab.config import RunConfig
 from hitlab.datasets import load_mapping, load_tidytuesday, read_artists, read_tracks
 from hitlab.datasets.builtin import TIDYTUESDAY_FILE
 from hitlab.eda import eda_figures
+from hitlab.errors import ConfigError, DataError
 from hitlab.labels import LabelReport, TagJoinReport, attach_artist_tags, label_tracks
 from hitlab.plots import save_figure
 from hitlab.report import write_report
+from hitlab.run_folder import RunFolder, check_inputs, check_run_target, run_name_of
 
 __all__ = ["Progress", "RunResult", "run"]
 
@@ -299,7 +302,7 @@ def _stage_genre(state: _State) -> None:
     _run_task(state, "genre", fit_genre, scheme=state.config.labels)
 
 
-#: The stages in order. Later stages (popularity, genre, report) are appended here.
+#: The stages in order (``report`` runs last, after the manifest is written).
 STAGES: list[tuple[str, Callable[[_State], None]]] = [
     ("load", _stage_load),
     ("clean", _stage_clean),
@@ -310,24 +313,65 @@ STAGES: list[tuple[str, Callable[[_State], None]]] = [
 ]
 
 
+def _check_before_writing(config: RunConfig) -> Path:
+    """Every check that needs no disk write: inputs readable, --out usable, the name plain."""
+    from hitlab.modeling.split import GROUP_BY
+
+    check_inputs(config)
+    modelling = [s for s in ("popularity", "genre") if s in config.stages]
+    if modelling and config.group_by not in GROUP_BY:
+        raise ConfigError(
+            f"group_by {config.group_by!r} is not available in this version (the {', '.join(modelling)} "
+            f"stage needs one of {', '.join(GROUP_BY)}); pass --group-by track"
+        )
+    return check_run_target(config.out, run_name_of(config))
+
+
+def _files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()}
+
+
+def _run_modelling_stage(state: _State, name: str, stage: Callable[[_State], None]) -> None:
+    """Run a modelling stage; a :class:`DataError` about its data skips it with the message.
+
+    The rest of the run (the other task, the report) goes on, and files the failed stage
+    had written are removed. Any other error is a bug and stops the run.
+    """
+    before = _files_under(state.folder)
+    figures, results = dict(state.figures), dict(state.results)
+    try:
+        stage(state)
+    except DataError as exc:
+        for path in _files_under(state.folder) - before:
+            path.unlink()
+        for folder in sorted((p for p in state.folder.rglob("*") if p.is_dir()), reverse=True):
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        state.figures, state.results = figures, results
+        state.skipped[name] = str(exc)
+        state.progress(name, f"skipped: {exc}")
+
+
 def run(config: RunConfig | None = None, progress: Progress | None = None) -> RunResult:
     """Run every stage and write ``<config.out>/<config.run_name>/``.
 
     The folder holds ``tracks.parquet`` (clean, labelled), ``cleaning_report.json``,
     ``labels.json``, ``figures/``, one folder per modelling stage, ``manifest.json`` and,
-    last, ``report.html``. An existing folder of the same
-    name is replaced only when the new run succeeds.
+    last, ``report.html``. Every option is checked before anything is written; the run
+    name is locked while the run goes on (a second run of the same name fails at once);
+    everything is written to a unique hidden folder that replaces an existing run of the
+    same name only when the new run succeeded (see :mod:`hitlab.run_folder`). A
+    modelling task whose data cannot be modelled (a :class:`DataError`) is recorded as
+    skipped with its message; the other stages go on.
     """
     config = config or RunConfig()
     progress = progress or (lambda stage, message: None)
-    target = Path(config.out) / config.run_name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.parent / f".{target.name}.partial"
-    shutil.rmtree(temp, ignore_errors=True)
-    temp.mkdir()
-    state = _State(config=config, folder=temp, progress=progress)
-    timings: dict[str, float] = {}
-    try:
+    _check_before_writing(config)
+    with RunFolder(config.out, run_name_of(config)) as run_folder:
+        assert run_folder.temp is not None
+        temp = run_folder.temp
+        state = _State(config=config, folder=temp, progress=progress)
+        timings: dict[str, float] = {}
         for name, stage in STAGES:
             if name not in ("load", "clean", "label") and name not in config.stages:
                 continue
@@ -335,11 +379,14 @@ def run(config: RunConfig | None = None, progress: Progress | None = None) -> Ru
                 progress(name, f"skipped: {state.skipped[name]}")
                 continue
             started = time.perf_counter()
-            stage(state)
+            if name in ("popularity", "genre"):
+                _run_modelling_stage(state, name, stage)
+            else:
+                stage(state)
             timings[name] = round(time.perf_counter() - started, 3)
         manifest = {
             "hitlab": __version__,
-            "run": config.run_name,
+            "run": run_folder.name,
             "inputs": state.inputs,
             "config": config.to_dict(),
             "seed": config.seed,
@@ -347,20 +394,16 @@ def run(config: RunConfig | None = None, progress: Progress | None = None) -> Ru
             "timings_s": timings,
             "skipped": state.skipped,
             "outputs": {
-                str(p.relative_to(temp)): sha256_file(p) for p in sorted(temp.rglob("*")) if p.is_file()
+                p.relative_to(temp).as_posix(): sha256_file(p) for p in sorted(temp.rglob("*")) if p.is_file()
             },
         }
-        (temp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        manifest_text = json.dumps(manifest, indent=2, default=str, allow_nan=False)
+        (temp / "manifest.json").write_text(manifest_text + "\n")
         if "report" in config.stages:
             # Last, as it reads everything above; report.html is therefore not in the manifest.
             progress("report", "writing report.html")
             write_report(temp)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    if target.exists():
-        shutil.rmtree(target)
-    temp.rename(target)
+        target = run_folder.commit()
     assert state.tracks is not None and state.cleaning_report is not None and state.label_report is not None
     return RunResult(
         folder=target,

@@ -19,7 +19,7 @@ import httpx
 
 from hitlab.errors import FetchError
 
-__all__ = ["DATASETS", "RemoteDataset", "data_home", "fetch"]
+__all__ = ["DATASETS", "RemoteDataset", "data_home", "fetch", "get_dataset"]
 
 ProgressCallback = Callable[[int, int | None], None]
 
@@ -81,6 +81,21 @@ def data_home(path: str | Path | None = None) -> Path:
     return Path(user_cache_dir("hitlab"))
 
 
+def get_dataset(name: str | RemoteDataset) -> RemoteDataset:
+    """The known dataset called ``name``.
+
+    Raises
+    ------
+    FetchError
+        For a name hitlab does not know, listing the known names.
+    """
+    if isinstance(name, RemoteDataset):
+        return name
+    if name in DATASETS:
+        return DATASETS[name]
+    raise FetchError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
+
+
 def _download(url: str, part: Path, timeout: float, progress: ProgressCallback | None) -> str:
     digest = hashlib.sha256()
     with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
@@ -116,17 +131,28 @@ def fetch(
         Unknown name, network failure after ``retries`` attempts, an interrupted
         download, or a sha256 mismatch. In every case no partial file is left behind.
     """
-    if isinstance(name, RemoteDataset):
-        dataset = name
-    elif name in DATASETS:
-        dataset = DATASETS[name]
-    else:
-        raise FetchError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
+    dataset = get_dataset(name)
     folder = data_home(home) / dataset.name
     target = folder / dataset.filename
     if target.exists():
         return target
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return _fetch_into(dataset, target, retries=retries, timeout=timeout, progress=progress)
+    except BaseException:
+        target.with_name(target.name + ".part").unlink(missing_ok=True)
+        for empty in created:  # deepest first; stop at the first folder that is not empty
+            try:
+                empty.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _fetch_into(
+    dataset: RemoteDataset, target: Path, *, retries: int, timeout: float, progress: ProgressCallback | None
+) -> Path:
     part = target.with_name(target.name + ".part")
     last_error: Exception | None = None
     for attempt in range(retries):
