@@ -89,7 +89,7 @@ def test_bad_config_value(tmp_path):
     config.write_text('labels = "moods"\n')
     result = _run("run", "--config", str(config), "--out", str(tmp_path))
     assert result.exit_code == 1
-    assert f"config file {config}: key 'labels': expected 'playlist' or 'tags', got 'moods'" in " ".join(
+    assert f"config file {config}: key 'labels': expected 'playlist', 'tags' or 'words', got 'moods'" in " ".join(
         result.output.split()
     )
 

@@ -53,7 +53,7 @@ def _refused(tree_hashes, tmp_path: Path, *args: str, config: str | None = None)
         (["--trials", "0"], None, "option --trials: expected a whole number >= 1, got 0"),
         ([], "top-n = 0\n", "key 'top-n': expected a whole number >= 1, got 0"),
         (["--group-by", "album"], None, "--group-by: expected 'song', 'track' or 'artist', got 'album'"),
-        (["--labels", "moods"], None, "option --labels: expected 'playlist' or 'tags', got 'moods'"),
+        (["--labels", "moods"], None, "option --labels: expected 'playlist', 'tags' or 'words', got 'moods'"),
         (["--stages", "eda,populartiy"], None, "option --stages: unknown stage(s) 'populartiy'"),
         ([], 'stages = ["report", "nope"]\n', "key 'stages': unknown stage(s) 'nope'; the stages are eda"),
         (["--features", "danceability,nope"], None, "option --features: unknown feature 'nope'"),
