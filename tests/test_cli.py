@@ -89,9 +89,8 @@ def test_bad_config_value(tmp_path):
     config.write_text('labels = "moods"\n')
     result = _run("run", "--config", str(config), "--out", str(tmp_path))
     assert result.exit_code == 1
-    assert f"config file {config}: key 'labels': expected 'playlist', 'tags' or 'words', got 'moods'" in " ".join(
-        result.output.split()
-    )
+    expected = f"config file {config}: key 'labels': expected 'playlist', 'tags' or 'words', got 'moods'"
+    assert expected in " ".join(result.output.split())
 
 
 def test_cli_option_overrides_config_file(tmp_path):
