@@ -81,10 +81,10 @@ class RateLimitPattern:
     """Answer ``run`` of every ``every`` API requests (counted over all routes but the token
     endpoint, in arrival order) with 429 and ``Retry-After: retry_after``.
 
-    ``RateLimitPattern(7)`` limits the 7th, 14th, ... request (one in seven, never two in a
-    row); ``RateLimitPattern(49, run=7)`` limits the same share in runs of seven, as a rolling
-    window that has run out does. ``routes`` restricts it to some routes (default: all API
-    routes, ReccoBeats included).
+    ``RateLimitPattern(7)`` limits the 1st, 8th, 15th, ... request (one in seven, never two
+    in a row); ``RateLimitPattern(42, run=6)`` limits the same share in runs of six (the 1st
+    to 6th, the 43rd to 48th, ...), as a rolling window that has run out does. ``routes``
+    restricts it to some routes (default: all API routes, ReccoBeats included).
     """
 
     every: int = 7
@@ -94,7 +94,7 @@ class RateLimitPattern:
 
     def limits(self, n: int) -> bool:
         """Whether request number ``n`` (0-based) is answered 429."""
-        return n % self.every >= self.every - self.run
+        return n % self.every < self.run
 
 
 @dataclass

@@ -263,6 +263,17 @@ def test_token_request_has_a_timeout_and_is_retried() -> None:
     assert calls == [FAST.timeout, FAST.timeout]
 
 
+def test_token_endpoint_429s_are_waited_out_too() -> None:
+    answers = [quota_429("0.2")] * 6 + [httpx.Response(200, json={"access_token": "t", "expires_in": 3600})]
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: answers.pop(0)))
+    waits = Waits()
+    tokens = TokenProvider(
+        Credentials("id", SECRET), "https://auth.test/api/token", http, FAST, sleep=waits, clock=waits.clock
+    )
+    assert tokens.token() == "t"  # six 429s, more than FAST.attempts, did not end it
+    assert len(waits.calls) == 6 and all(s >= 0.2 for s, _ in waits.calls)
+
+
 @pytest.mark.parametrize("status", [403, 404])
 def test_403_and_404_are_not_retried(status: int) -> None:
     transport, seen = script(

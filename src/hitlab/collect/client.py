@@ -358,9 +358,15 @@ class TokenProvider:
             return self._token
 
     def _grant(self) -> tuple[str, float]:
+        """One token grant. Network errors and 5xx use up attempts; a 429 with a
+        ``Retry-After`` up to ``max_wait`` is waited out without using one; all within the
+        policy's deadline."""
         rng = random.Random()
         last: str = ""
-        for attempt in range(1, self.policy.attempts + 1):
+        deadline = self.clock() + self.policy.deadline
+        failures = 0
+        while True:
+            wait: float | None = None
             try:
                 response = self.http.post(
                     self.token_url,
@@ -386,8 +392,27 @@ class TokenProvider:
                         "re-authorise"
                     )
                 last = f"HTTP {response.status_code}"
-            if attempt < self.policy.attempts:
-                self.sleep(min(self.policy.backoff_for(attempt, rng), self.policy.max_wait), "token retry")
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                if response.status_code == 429 and retry_after is not None:
+                    if retry_after > self.policy.max_wait:
+                        raise RateLimitedError(
+                            endpoint="Spotify POST /api/token",
+                            reason=_error_reason(response),
+                            retry_after=retry_after,
+                            resume_at=time.time() + retry_after,
+                        )
+                    wait = max(retry_after, self.policy.min_retry_wait) * (
+                        1 + self.policy.jitter * rng.random()
+                    )
+            if wait is None:
+                failures += 1
+                if failures >= self.policy.attempts:
+                    break
+                wait = self.policy.backoff_for(failures, rng)
+            wait = min(wait, self.policy.max_wait)
+            if self.clock() + wait > deadline:
+                break
+            self.sleep(wait, "token retry")
         raise AuthError(f"could not get a token from the token endpoint ({last}); try again later")
 
 
