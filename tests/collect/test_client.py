@@ -334,9 +334,7 @@ def test_pacer_hold_applies_to_everyone() -> None:
     pacer.hold(5.0)
     assert pacer.reserve() == pytest.approx(5.0)
     clock.now += 5.0
-    assert 0.09 <= pacer.reserve() <= 0.11  # queued behind the request the hold released
-    clock.now += 1.0
-    assert pacer.reserve() == 0
+    assert pacer.reserve() == 0  # the hold is over: nothing slowed down
 
 
 def test_threads_held_by_a_429_resume_spread_out_not_all_at_once() -> None:
@@ -348,7 +346,7 @@ def test_threads_held_by_a_429_resume_spread_out_not_all_at_once() -> None:
     gaps = [b - a for a, b in itertools.pairwise(delays)]
     assert all(0.09 <= g <= 0.11 for g in gaps)  # one after another, with jitter
     assert len({round(g, 9) for g in gaps}) == len(gaps)
-    clock.now += 2.0  # the release is over: no more spacing
+    clock.now += 1.0  # the hold is over: requests that come now are not held back
     assert pacer.reserve() == 0 and pacer.reserve() == 0
 
 

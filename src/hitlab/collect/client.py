@@ -254,8 +254,9 @@ class Pacer:
     outside it, so concurrent workers queue fairly instead of bursting. Slots are at least
     ``window / limit`` apart (times ``1 ± jitter``) and no more than ``limit`` fall in any
     ``window``; :meth:`hold` pushes every slot past a time (a 429's ``Retry-After``). When a
-    hold ends, the threads it held resume one after another, never all at once: with pacing
+    hold ends, the requests it held resume one after another, never all at once: with pacing
     on, ``window / limit`` apart; with pacing off, ``release_gap`` apart (both ``± jitter``).
+    Requests that come after the hold has ended are not slowed down.
 
     Parameters
     ----------
@@ -287,7 +288,7 @@ class Pacer:
         self._sent: deque[float] = deque()
         self._next = -math.inf
         self._held_until = -math.inf
-        self._release_next = -math.inf  # the next free slot after a hold (pacing off)
+        self._release_next = -math.inf  # the next slot for a request held by a hold (pacing off)
 
     def reserve(self) -> float:
         """Reserve the next slot; return how long the caller must sleep before sending."""
@@ -303,7 +304,7 @@ class Pacer:
                 spacing = self.window / self.limit
                 self._next = at + spacing * (1 + self.jitter * (2 * self.rng.random() - 1))
                 self._sent.append(at)
-            elif at > now or self._release_next > now:  # held, or a hold is being released
+            elif at > now:  # held: released one after another, not all at once
                 at = max(at, self._release_next)
                 self._release_next = at + self.release_gap * (1 + self.jitter * (2 * self.rng.random() - 1))
             return max(0.0, at - now)
