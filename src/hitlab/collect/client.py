@@ -545,8 +545,6 @@ class ApiClient:
     def _wait_paced(self, delay: float, deadline: float, endpoint: str, last: str) -> None:
         if self.clock() + delay > deadline:
             raise self._deadline_error(endpoint, last, "waiting for the pacer")
-        with self._stats_lock:
-            self.stats.waited += delay
         self.sleep(delay, "pacing")
 
     def _count(self, status: int) -> None:
