@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from standin import StandIn
 
 from hitlab.collect.client import Credentials, RetryPolicy, ServiceURLs
@@ -24,13 +26,19 @@ FAST = RetryPolicy(
 
 
 class Waits:
-    """Records every wait instead of sleeping."""
+    """Records every wait instead of sleeping; :meth:`clock` moves on by what was "slept"."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[float, str]] = []
+        self.slept = 0.0
 
     def __call__(self, seconds: float, why: str) -> None:
         self.calls.append((seconds, why))
+        self.slept += max(0.0, seconds)
+
+    def clock(self) -> float:
+        """``time.monotonic()`` plus every recorded wait: pacing and deadlines see the waits."""
+        return time.monotonic() + self.slept
 
     @property
     def retry_waits(self) -> list[float]:

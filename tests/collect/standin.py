@@ -11,7 +11,9 @@ One Starlette app serves, on 127.0.0.1 and a free port:
 
 Faults are queued per route with :meth:`StandIn.inject` and consumed by the next requests:
 an HTTP status (with ``Retry-After`` and a Spotify error body), a delay, a malformed body,
-a page shorter than promised. Every request and every JSON body served is logged.
+a page shorter than promised. A :class:`RateLimitPattern` answers a steady share of all
+API requests with 429 (e.g. one in seven with ``Retry-After: 1``), as a busy service does.
+Every request and every JSON body served is logged.
 """
 
 from __future__ import annotations
@@ -72,6 +74,27 @@ class Fault:
     short: int | None = None  # serve only this many items of the page (total unchanged)
     expire_tokens: bool = False  # forget every token first: the request gets a 401
     match: dict[str, str] = field(default_factory=dict)  # only requests with these query params
+
+
+@dataclass(frozen=True)
+class RateLimitPattern:
+    """Answer ``run`` of every ``every`` API requests (counted over all routes but the token
+    endpoint, in arrival order) with 429 and ``Retry-After: retry_after``.
+
+    ``RateLimitPattern(7)`` limits the 1st, 8th, 15th, ... request (one in seven, never two
+    in a row); ``RateLimitPattern(42, run=6)`` limits the same share in runs of six (the 1st
+    to 6th, the 43rd to 48th, ...), as a rolling window that has run out does. ``routes``
+    restricts it to some routes (default: all API routes, ReccoBeats included).
+    """
+
+    every: int = 7
+    run: int = 1
+    retry_after: str = "1"
+    routes: frozenset[str] | None = None
+
+    def limits(self, n: int) -> bool:
+        """Whether request number ``n`` (0-based) is answered 429."""
+        return n % self.every < self.run
 
 
 @dataclass
@@ -230,6 +253,7 @@ class StandIn:
         client_secret: str = "test-client-secret-d41d8cd98f",
         latency: float = 0.0,
         artist_genres: bool = True,
+        rate_limit: RateLimitPattern | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.mode = mode
@@ -237,6 +261,8 @@ class StandIn:
         self.client_secret = client_secret
         self.latency = latency
         self.artist_genres = artist_genres
+        self.rate_limit = rate_limit
+        self._n_limited_route = 0  # requests seen by the rate-limit pattern
         self.rb_omit: set[str] = set()
         self.faults: dict[str, deque[Fault]] = {}
         self.tokens: set[str] = set()
@@ -326,8 +352,23 @@ class StandIn:
                     self.tokens.clear()
             entry = {"route": route, "params": params, "path": request.url.path, "t": time.monotonic()}
             self.log.append(entry)
+            limited = False
+            pattern = self.rate_limit
+            if (
+                fault is None
+                and pattern is not None
+                and route != "token"
+                and (pattern.routes is None or route in pattern.routes)
+            ):
+                limited = pattern.limits(self._n_limited_route)
+                self._n_limited_route += 1
         if self.latency:
             await asyncio.sleep(self.latency)
+        if limited:
+            assert pattern is not None
+            entry["status"] = 429
+            headers = {"Retry-After": pattern.retry_after}
+            return None, self._error(route, 429, "API rate limit exceeded", headers=headers), entry
         if fault and fault.delay:
             await asyncio.sleep(fault.delay)
         if route != "token" and not route.startswith("rb"):

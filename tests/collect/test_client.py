@@ -5,6 +5,7 @@ The transport is an ``httpx.MockTransport`` handler; waits go to a recorder, not
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import threading
@@ -26,6 +27,7 @@ from hitlab.collect.client import (
 from hitlab.errors import (
     AuthError,
     BadResponseError,
+    ConfigError,
     DeadlineExceeded,
     EndpointUnavailable,
     NetworkError,
@@ -60,7 +62,14 @@ def make_client(
 ) -> ApiClient:
     http = httpx.Client(transport=transport)
     tokens = (
-        TokenProvider(Credentials("id", SECRET), "https://auth.test/api/token", http, policy, sleep=waits)
+        TokenProvider(
+            Credentials("id", SECRET),
+            "https://auth.test/api/token",
+            http,
+            policy,
+            sleep=waits,
+            clock=waits.clock,
+        )
         if auth
         else None
     )
@@ -68,9 +77,10 @@ def make_client(
         "https://api.test/v1",
         tokens=tokens,
         policy=policy,
-        pacer=Pacer(None),
+        pacer=Pacer(None, clock=waits.clock, rng=random.Random(1)),
         http=http,
         sleep=waits,
+        clock=waits.clock,
         rng=random.Random(0),
     )
 
@@ -112,12 +122,60 @@ def test_retry_after_zero_is_never_an_immediate_retry() -> None:
     assert waits.retry_waits and waits.retry_waits[0] >= FAST.min_retry_wait
 
 
-def test_429_on_every_attempt_keeps_retry_after_and_reason() -> None:
-    transport, seen = script(quota_429("0.1"))
-    with pytest.raises(RateLimitedError) as info:
-        make_client(transport, Waits()).get("/search")
-    assert (info.value.retry_after, info.value.reason) == (0.1, "QUOTA_EXCEEDED")
-    assert len(api_calls(seen)) == FAST.attempts
+def test_429s_with_short_retry_after_use_up_no_attempts() -> None:
+    # ten 429s in a row (more than FAST.attempts = 4) are all waited out: patience is time
+    transport, seen = script(*[quota_429("0.2")] * 10, httpx.Response(200, json={"ok": 1}))
+    waits = Waits()
+    client = make_client(transport, waits)
+    assert client.get("/search") == {"ok": 1}
+    assert len(api_calls(seen)) == 11
+    rate_waits = [s for s, why in waits.calls if "rate limited" in why]
+    assert len(rate_waits) == 10 and all(0.2 <= s <= 0.2 * (1 + FAST.jitter) + 1e-9 for s in rate_waits)
+    assert client.stats.by_status == {429: 10, 200: 1}
+
+
+def test_429_on_every_request_ends_at_the_deadline_keeping_the_reason() -> None:
+    policy = dataclasses.replace(FAST, max_wait=2.0, deadline=5.0)
+    transport, seen = script(quota_429("1"))
+    waits = Waits()
+    with pytest.raises(DeadlineExceeded, match=r"deadline of 5 s ran out while rate limited.*QUOTA_EXCEEDED"):
+        make_client(transport, waits, policy).get("/search")
+    assert 4 <= len(api_calls(seen)) <= 5  # one per second of the deadline, never more
+    assert waits.slept <= policy.deadline
+
+
+def test_429_without_retry_after_backs_off_and_never_retries_at_once() -> None:
+    transport, _ = script(
+        httpx.Response(429), httpx.Response(429), httpx.Response(429), httpx.Response(200, json={})
+    )
+    waits = Waits()
+    make_client(transport, waits).get("/x")
+    rate_waits = [s for s, why in waits.calls if "rate limited" in why]
+    assert len(rate_waits) == 3 and all(s >= FAST.min_retry_wait for s in rate_waits)
+    assert rate_waits == sorted(rate_waits)  # growing backoff
+
+
+def test_network_errors_are_bounded_by_the_deadline_too() -> None:
+    policy = RetryPolicy(max_wait=5, attempts=50, backoff=1.0, backoff_max=1.0, deadline=3.0, timeout=0.5)
+    transport, seen = script(httpx.ConnectError("refused"))
+    waits = Waits()
+    with pytest.raises(DeadlineExceeded, match=r"deadline of 3 s ran out.*ConnectError"):
+        make_client(transport, waits, policy).get("/x")
+    assert len(api_calls(seen)) <= 3 and waits.slept <= policy.deadline
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("max_wait", -1.0, r"max_wait \(--max-wait\) must be a number >= 0, got -1.0"),
+        ("deadline", 0.0, r"deadline \(--deadline\) must be a number > 0, got 0.0"),
+        ("timeout", float("nan"), r"timeout \(--timeout\) must be a number > 0, got nan"),
+        ("attempts", 0, "attempts must be a whole number >= 1, got 0"),
+    ],
+)
+def test_retry_policy_refuses_bad_values(field: str, value: float, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        RetryPolicy(**{field: value})
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -205,6 +263,17 @@ def test_token_request_has_a_timeout_and_is_retried() -> None:
     assert calls == [FAST.timeout, FAST.timeout]
 
 
+def test_token_endpoint_429s_are_waited_out_too() -> None:
+    answers = [quota_429("0.2")] * 6 + [httpx.Response(200, json={"access_token": "t", "expires_in": 3600})]
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: answers.pop(0)))
+    waits = Waits()
+    tokens = TokenProvider(
+        Credentials("id", SECRET), "https://auth.test/api/token", http, FAST, sleep=waits, clock=waits.clock
+    )
+    assert tokens.token() == "t"  # six 429s, more than FAST.attempts, did not end it
+    assert len(waits.calls) == 6 and all(s >= 0.2 for s, _ in waits.calls)
+
+
 @pytest.mark.parametrize("status", [403, 404])
 def test_403_and_404_are_not_retried(status: int) -> None:
     transport, seen = script(
@@ -265,7 +334,20 @@ def test_pacer_hold_applies_to_everyone() -> None:
     pacer.hold(5.0)
     assert pacer.reserve() == pytest.approx(5.0)
     clock.now += 5.0
-    assert pacer.reserve() == 0
+    assert pacer.reserve() == 0  # the hold is over: nothing slowed down
+
+
+def test_threads_held_by_a_429_resume_spread_out_not_all_at_once() -> None:
+    clock = FakeClock()
+    pacer = Pacer(None, jitter=0.1, release_gap=0.1, clock=clock, rng=random.Random(3))
+    pacer.hold(1.0)
+    delays = sorted(pacer.reserve() for _ in range(6))  # six threads waiting for the hold to end
+    assert delays[0] == pytest.approx(1.0)
+    gaps = [b - a for a, b in itertools.pairwise(delays)]
+    assert all(0.09 <= g <= 0.11 for g in gaps)  # one after another, with jitter
+    assert len({round(g, 9) for g in gaps}) == len(gaps)
+    clock.now += 1.0  # the hold is over: requests that come now are not held back
+    assert pacer.reserve() == 0 and pacer.reserve() == 0
 
 
 def test_pacer_is_shared_fairly_by_threads() -> None:

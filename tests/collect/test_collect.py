@@ -7,17 +7,18 @@ signature, omitted ids have no features), never with numbers written into the te
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from collect_helpers import FAST, GENRES, YEARS, Waits, creds, urls
-from standin import RB_FEATURES, Fault, StandIn
+from standin import RB_FEATURES, Fault, RateLimitPattern, StandIn
 
 import hitlab
 from hitlab.collect import CollectConfig, CollectResult, Store, collect
-from hitlab.collect.client import Credentials
+from hitlab.collect.client import Credentials, RetryPolicy
 from hitlab.collect.collector import STORE_NAME
 from hitlab.errors import AuthError, RateLimitedError
 
@@ -38,17 +39,21 @@ COMPARED = (
 QUOTA = {"reason": "QUOTA_EXCEEDED", "message": "Too many requests"}
 
 
-def run(server: StandIn, out: Path, waits: Waits | None = None, **config: Any) -> CollectResult:
+def run(
+    server: StandIn, out: Path, waits: Waits | None = None, policy: RetryPolicy = FAST, **config: Any
+) -> CollectResult:
     config.setdefault("genres", tuple(GENRES))
     config.setdefault("years", tuple(YEARS))
     config.setdefault("workers", 3)
+    waits = waits or Waits()
     return collect(
         CollectConfig(out=out, **config),
         creds(server),
         urls(server),
-        policy=FAST,
+        policy=policy,
         rate=None,
-        sleep=waits or Waits(),
+        sleep=waits,
+        clock=waits.clock,
     )
 
 
@@ -68,15 +73,15 @@ def served_table(
     """
     dropped = dropped or {}
     cat = server.catalogue
-    found: dict[str, set[str]] = {}
+    found: dict[str, dict[str, None]] = {}  # track -> genres of the searches that found it, in plan order
     for g in genres:
         for y in years:
             for tid in cat.by_query[(g, y)]:
                 if tid not in dropped.get((g, y), ()):
-                    found.setdefault(tid, set()).add(g)
+                    found.setdefault(tid, {})[g] = None
     for pid in playlists:
         for tid in cat.playlists[pid]:
-            found.setdefault(tid, set())
+            found.setdefault(tid, {})
     rows = []
     for tid, gs in found.items():
         t = server._public_track(tid)
@@ -90,7 +95,7 @@ def served_table(
             "album_id": t["album"]["id"],
             "release_date": t["album"]["release_date"],
             "popularity": t.get("popularity"),
-            "genres": tuple(sorted(gs)),
+            "genres": tuple(gs),
             "artist_genres": tuple(dict.fromkeys(g for a in arts for g in a.get("genres", []))),
             "feature_source": source if f else None,
         }
@@ -171,6 +176,18 @@ def test_output_is_readable_by_read_tracks(dev: StandIn, tmp_path: Path) -> None
     assert back["year"].tolist() == [int(d[:4]) for d in back["release_date"]]
 
 
+def test_genres_keep_the_order_in_which_the_searches_found_the_track(dev: StandIn, tmp_path: Path) -> None:
+    # rock first: tracks of the rock 2019 search that the pop 2020 search finds again train as rock
+    result = run(dev, tmp_path, genres=("rock", "pop"))
+    assert_same(result.table, served_table(dev, "reccobeats", genres=("rock", "pop")))
+    both = result.table[result.table["genres"].map(len) == 2]
+    assert len(both) > 0
+    assert set(both["genres"]) == {("rock", "pop")}
+    rock_2019 = set(dev.catalogue.by_query[("rock", 2019)])
+    pop_2020 = set(dev.catalogue.by_query[("pop", 2020)])
+    assert set(both["track_id"]) <= rock_2019 & pop_2020
+
+
 def test_playlists_are_paged_too(dev: StandIn, tmp_path: Path) -> None:
     result = run(dev, tmp_path, genres=(), years=(), playlists=("spotify:playlist:PL1",))
     assert_same(result.table, served_table(dev, "reccobeats", genres=(), playlists=["PL1"]))
@@ -188,6 +205,35 @@ def test_429_with_short_retry_after_is_waited_out(dev: StandIn, tmp_path: Path) 
     assert_same(result.table, served_table(dev, "reccobeats"))
     rate_waits = [s for s, why in waits.calls if "rate limited" in why]
     assert len(rate_waits) == 1 and 0.3 <= rate_waits[0] <= FAST.max_wait
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [RateLimitPattern(7, run=1, retry_after="1"), RateLimitPattern(49, run=7, retry_after="1")],
+    ids=["one-in-seven", "one-in-seven-in-runs-of-seven"],
+)
+def test_one_request_in_seven_rate_limited_finishes_in_one_run(
+    catalogue, tmp_path: Path, pattern: RateLimitPattern
+) -> None:
+    """About one request in seven answered 429 Retry-After: 1 never ends the run: every track once."""
+    policy = dataclasses.replace(FAST, max_wait=5.0, deadline=60.0)  # waits are recorded, not slept
+    waits = Waits()
+    with StandIn(catalogue, rate_limit=pattern) as server:
+        result = run(server, tmp_path, waits, policy=policy)
+        expected = served_table(server, "reccobeats")
+        statuses = [r.get("status") for r in server.log if r["route"] != "token"]
+        searches = [r for r in server.requests("search") if r.get("status") == 200]
+    assert_same(result.table, expected)  # every track exactly once, nothing missing
+    assert result.report["queries"] == {"done": 4, "pending": 0, "failed": 0}
+    missing = result.report["missing"]
+    assert missing["artists_failed"] == 0 and missing["features_failed"] == 0
+    n_limited = statuses.count(429)
+    # answered 429 as the pattern says: one request in seven over each cycle
+    assert n_limited == sum(pattern.limits(n) for n in range(len(statuses))) >= 7
+    rate_waits = [s for s, why in waits.calls if "rate limited" in why]
+    assert len(rate_waits) == n_limited and all(s >= 1.0 for s in rate_waits)  # each Retry-After honoured
+    pages = [(r["params"]["q"], r["params"]["offset"]) for r in searches]
+    assert len(pages) == len(set(pages))  # no page fetched twice
 
 
 def test_429_with_a_day_long_retry_after_checkpoints_and_resumes(dev: StandIn, tmp_path: Path) -> None:

@@ -2,18 +2,21 @@
 
 What it promises, and what the popular Python client does not:
 
-1. every wait is capped (``RetryPolicy.max_wait``, 120 s by default); a longer
-   ``Retry-After`` raises :class:`~hitlab.errors.RateLimitedError` at once, with the time
-   to resume, so the caller can checkpoint and exit instead of hanging for a day;
+1. patience is measured in time, not in attempts: a 429 whose ``Retry-After`` is at most
+   ``RetryPolicy.max_wait`` (120 s by default) is always waited out, however often it comes,
+   within the call's deadline; a longer ``Retry-After`` raises
+   :class:`~hitlab.errors.RateLimitedError` at once, with the time to resume, so the caller
+   can checkpoint and exit instead of hanging for a day;
 2. one shared :class:`Pacer` spaces every request (all threads) to a budget counted over a
-   rolling 30-second window, with jitter; a 429 holds the pacer for everyone, and no retry
-   is ever sent immediately;
+   rolling 30-second window, with jitter; a 429 holds the pacer for everyone, the held
+   threads resume one after another (spread with jitter), not all at once, and no retry is
+   ever sent immediately;
 3. errors are typed and keep the status, ``Retry-After`` and the body's ``reason``: an
    exhausted 503 is reported as a 503, never as a 429;
-4. one overall deadline per call covers its retries and sleeps; token requests have
-   timeouts and retries too;
-5. connect and read errors (timeouts included) on GETs are retried with bounded
-   exponential backoff;
+4. one overall deadline per call covers its retries and sleeps
+   (:class:`~hitlab.errors.DeadlineExceeded`); token requests have timeouts and retries too;
+5. connect and read errors (timeouts included), 5xx and bodies that are not JSON are retried
+   with bounded exponential backoff, a bounded number of times and within the deadline;
 6. a 401 fetches a fresh token once and retries; a refused grant stops with "re-authorise";
 7. a 403/404 raises :class:`~hitlab.errors.EndpointUnavailable` with no retry, so the caller
    switches that path off and records why;
@@ -173,18 +176,36 @@ class RetryPolicy:
     Parameters
     ----------
     max_wait
-        Cap on any single wait, in seconds. A ``Retry-After`` above it is not waited out:
-        the call raises :class:`RateLimitedError` so the collector checkpoints and exits.
+        The longest single ``Retry-After`` (seconds) the client honours, and the cap on any
+        single wait. A 429 asking for more is not waited out: the call raises
+        :class:`RateLimitedError` at once so the collector checkpoints and exits. A 429
+        asking for less is always waited out, however many times it comes (within
+        ``deadline``): 429s use up no attempts.
     attempts
-        Tries per call (the first included) for 429, 5xx, timeouts and connection errors.
+        Tries per call (the first included) for 5xx, timeouts, connection errors and bodies
+        that are not JSON (never for 429).
     backoff
         First backoff in seconds; doubles each retry, up to ``backoff_max``, with jitter.
     min_retry_wait
         Floor of every retry wait (also when ``Retry-After: 0``): never an immediate retry.
     deadline
-        Overall budget of one call in seconds, covering its attempts and sleeps.
+        Overall budget of one call in seconds, covering its attempts and sleeps; when the
+        next wait would pass it, the call raises :class:`DeadlineExceeded`.
     timeout
         Connect/read timeout of one request in seconds (token requests too).
+    jitter
+        Share of a wait added at random (a 429's ``Retry-After`` of 1 s is waited 1 to
+        1.1 s), so threads that were told to wait together do not come back together.
+
+    Raises
+    ------
+    ConfigError
+        A value that is negative, zero where it must not be, or not a number.
+
+    >>> RetryPolicy(max_wait=-1)
+    Traceback (most recent call last):
+    ...
+    hitlab.errors.ConfigError: max_wait (--max-wait) must be a number >= 0, got -1
     """
 
     max_wait: float = 120.0
@@ -195,6 +216,26 @@ class RetryPolicy:
     deadline: float = 600.0
     timeout: float = 20.0
     jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("max_wait", "--max-wait", self.max_wait, 0.0, True),
+            ("deadline", "--deadline", self.deadline, 0.0, False),
+            ("timeout", "--timeout", self.timeout, 0.0, False),
+            ("backoff", None, self.backoff, 0.0, True),
+            ("backoff_max", None, self.backoff_max, 0.0, True),
+            ("min_retry_wait", None, self.min_retry_wait, 0.0, True),
+            ("jitter", None, self.jitter, 0.0, True),
+        ]
+        for name, option, value, low, inclusive in checks:
+            ok = isinstance(value, (int, float)) and math.isfinite(value)
+            ok = ok and (value >= low if inclusive else value > low)
+            if not ok:
+                label = f"{name} ({option})" if option else name
+                bound = f">= {low:g}" if inclusive else f"> {low:g}"
+                raise ConfigError(f"{label} must be a number {bound}, got {value!r}")
+        if not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ConfigError(f"attempts must be a whole number >= 1, got {self.attempts!r}")
 
     def backoff_for(self, attempt: int, rng: random.Random) -> float:
         """Bounded exponential backoff with jitter for retry number ``attempt`` (1-based)."""
@@ -209,10 +250,13 @@ class Pacer:
     """One request budget shared by every thread: at most ``limit`` requests per rolling
     ``window`` seconds, spread out evenly with jitter, and held for everyone after a 429.
 
-    Each :meth:`acquire` reserves the next free slot under a lock and sleeps outside it,
-    so concurrent workers queue fairly instead of bursting. Slots are at least
+    Each :meth:`reserve` reserves the next free slot under a lock and the caller sleeps
+    outside it, so concurrent workers queue fairly instead of bursting. Slots are at least
     ``window / limit`` apart (times ``1 ± jitter``) and no more than ``limit`` fall in any
-    ``window``; :meth:`hold` pushes every slot past a time (a 429's ``Retry-After``).
+    ``window``; :meth:`hold` pushes every slot past a time (a 429's ``Retry-After``). When a
+    hold ends, the requests it held resume one after another, never all at once: with pacing
+    on, ``window / limit`` apart; with pacing off, ``release_gap`` apart (both ``± jitter``).
+    Requests that come after the hold has ended are not slowed down.
 
     Parameters
     ----------
@@ -220,6 +264,8 @@ class Pacer:
         Requests allowed per window; ``None`` or 0 turns pacing off (holds still apply).
     window
         Window length in seconds (Spotify counts over a rolling 30 s).
+    release_gap
+        Spacing in seconds of the requests released by a hold when pacing is off.
     """
 
     def __init__(
@@ -228,18 +274,21 @@ class Pacer:
         window: float = 30.0,
         *,
         jitter: float = 0.1,
+        release_gap: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self.limit = limit
         self.window = window
         self.jitter = jitter
+        self.release_gap = release_gap
         self.clock = clock
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
         self._sent: deque[float] = deque()
         self._next = -math.inf
         self._held_until = -math.inf
+        self._release_next = -math.inf  # the next slot for a request held by a hold (pacing off)
 
     def reserve(self) -> float:
         """Reserve the next slot; return how long the caller must sleep before sending."""
@@ -255,12 +304,16 @@ class Pacer:
                 spacing = self.window / self.limit
                 self._next = at + spacing * (1 + self.jitter * (2 * self.rng.random() - 1))
                 self._sent.append(at)
+            elif at > now:  # held: released one after another, not all at once
+                at = max(at, self._release_next)
+                self._release_next = at + self.release_gap * (1 + self.jitter * (2 * self.rng.random() - 1))
             return max(0.0, at - now)
 
     def hold(self, seconds: float) -> None:
         """Send nothing for ``seconds`` from now (all threads)."""
         with self._lock:
             self._held_until = max(self._held_until, self.clock() + seconds)
+            self._release_next = max(self._release_next, self._held_until)
 
 
 # --------------------------------------------------------------------------- token
@@ -306,9 +359,15 @@ class TokenProvider:
             return self._token
 
     def _grant(self) -> tuple[str, float]:
+        """One token grant. Network errors and 5xx use up attempts; a 429 with a
+        ``Retry-After`` up to ``max_wait`` is waited out without using one; all within the
+        policy's deadline."""
         rng = random.Random()
         last: str = ""
-        for attempt in range(1, self.policy.attempts + 1):
+        deadline = self.clock() + self.policy.deadline
+        failures = 0
+        while True:
+            wait: float | None = None
             try:
                 response = self.http.post(
                     self.token_url,
@@ -334,8 +393,27 @@ class TokenProvider:
                         "re-authorise"
                     )
                 last = f"HTTP {response.status_code}"
-            if attempt < self.policy.attempts:
-                self.sleep(min(self.policy.backoff_for(attempt, rng), self.policy.max_wait), "token retry")
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                if response.status_code == 429 and retry_after is not None:
+                    if retry_after > self.policy.max_wait:
+                        raise RateLimitedError(
+                            endpoint="Spotify POST /api/token",
+                            reason=_error_reason(response),
+                            retry_after=retry_after,
+                            resume_at=time.time() + retry_after,
+                        )
+                    wait = max(retry_after, self.policy.min_retry_wait) * (
+                        1 + self.policy.jitter * rng.random()
+                    )
+            if wait is None:
+                failures += 1
+                if failures >= self.policy.attempts:
+                    break
+                wait = self.policy.backoff_for(failures, rng)
+            wait = min(wait, self.policy.max_wait)
+            if self.clock() + wait > deadline:
+                break
+            self.sleep(wait, "token retry")
         raise AuthError(f"could not get a token from the token endpoint ({last}); try again later")
 
 
@@ -448,23 +526,85 @@ class ApiClient:
         self.close()
 
     # -- helpers
+    def _deadline_error(self, endpoint: str, last: str, waiting: str) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{self.name} {endpoint}: the call's deadline of {self.policy.deadline:g} s ran out "
+            f"{waiting} (last: {last}); raise --deadline to wait longer",
+            endpoint=endpoint,
+        )
+
     def _wait(self, seconds: float, why: str, deadline: float, endpoint: str, last: str) -> None:
         if self.clock() + seconds > deadline:
-            raise DeadlineExceeded(
-                f"{self.name} {endpoint}: the call's deadline of {self.policy.deadline:g} s ran out "
-                f"(last: {last})",
-                endpoint=endpoint,
-            )
+            raise self._deadline_error(endpoint, last, "before the next retry")
         with self._stats_lock:
             self.stats.retries += 1
             self.stats.waited += seconds
         log.info("%s %s: waiting %.2f s before retrying (%s)", self.name, endpoint, seconds, last)
         self.sleep(seconds, why)
 
+    def _wait_paced(self, delay: float, deadline: float, endpoint: str, last: str) -> None:
+        if self.clock() + delay > deadline:
+            raise self._deadline_error(endpoint, last, "waiting for the pacer")
+        self.sleep(delay, "pacing")
+
     def _count(self, status: int) -> None:
         with self._stats_lock:
             self.stats.requests += 1
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+
+    def _retry_or_raise(
+        self,
+        failures: int,
+        error: Exception,
+        why: str,
+        deadline: float,
+        endpoint: str,
+        last: str,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        """After the ``failures``-th retryable failure (5xx, network, bad body): raise ``error``
+        when the attempts are spent, else wait the backoff (at least ``retry_after``)."""
+        if failures >= self.policy.attempts:
+            raise error from None
+        wait = self.policy.backoff_for(failures, self.rng)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        self._wait(min(wait, self.policy.max_wait), why, deadline, endpoint, last)
+
+    def _rate_limited(
+        self, n_limited: int, retry_after: float | None, reason: str | None, deadline: float, endpoint: str
+    ) -> None:
+        """Wait out the ``n_limited``-th 429 of this call, or raise if it asks for too long.
+
+        A ``Retry-After`` up to ``max_wait`` is honoured (plus jitter, never less than asked),
+        however many 429s came before: patience is the call's deadline, not a count. Without
+        ``Retry-After``, the wait backs off exponentially. Every thread is held for the same
+        time through the pacer, which releases them spread out.
+        """
+        last = f"HTTP 429{' ' + reason if reason else ''}"
+        if retry_after is not None and retry_after > self.policy.max_wait:
+            raise RateLimitedError(
+                endpoint=f"{self.name} {endpoint}",
+                reason=reason,
+                retry_after=retry_after,
+                resume_at=time.time() + retry_after,
+            )
+        if retry_after is None:
+            asked = min(self.policy.backoff_for(n_limited, self.rng), self.policy.max_wait)
+        else:
+            asked = max(retry_after, self.policy.min_retry_wait)
+        wait = min(asked * (1 + self.policy.jitter * self.rng.random()), max(asked, self.policy.max_wait))
+        if self.clock() + asked > deadline:
+            raise self._deadline_error(endpoint, last, f"while rate limited ({n_limited} x HTTP 429)")
+        self.pacer.hold(asked)
+        self._wait(
+            min(wait, max(asked, deadline - self.clock())),
+            f"rate limited by {self.name} ({reason or 'HTTP 429'})",
+            deadline,
+            endpoint,
+            last,
+        )
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, endpoint: str | None = None) -> Any:
         """GET ``base_url + path`` and return the decoded JSON body.
@@ -481,15 +621,19 @@ class ApiClient:
         Raises
         ------
         RateLimitedError
-            429 with a ``Retry-After`` above ``max_wait`` (at once) or on every attempt.
+            429 with a ``Retry-After`` above ``max_wait`` (at once). Shorter ones are waited
+            out as often as they come; they use up no attempts.
         EndpointUnavailable
             403 or 404 (never retried).
         SpotifyHTTPError
             Any other 4xx (never retried), or a 5xx on every attempt (with its own status).
         BadResponseError
             A 200 whose body is not JSON, on every attempt.
-        NetworkError, DeadlineExceeded
-            Connection errors or timeouts on every attempt, or the call's deadline ran out.
+        NetworkError
+            Connection errors or timeouts on every attempt.
+        DeadlineExceeded
+            The next wait (a retry's backoff, a 429's ``Retry-After``, the pacer) would end
+            after the call's deadline.
         AuthError
             The token grant failed, or a fresh token was refused too.
         """
@@ -498,9 +642,8 @@ class ApiClient:
         deadline = self.clock() + self.policy.deadline
         refreshed = False
         last = "nothing sent"
-        attempt = 0
+        sent = failures = n_limited = 0
         while True:
-            attempt += 1
             delay = self.pacer.reserve()
             if delay > 0:
                 self._wait_paced(delay, deadline, endpoint, last)
@@ -511,38 +654,35 @@ class ApiClient:
                 headers["Authorization"] = f"Bearer {token}"
             remaining = max(0.05, deadline - self.clock())
             timeout = min(self.policy.timeout, remaining)
+            sent += 1
             try:
                 response = self.http.get(url, params=params, headers=headers, timeout=timeout)
             except httpx.TransportError as exc:
                 last = "timed out" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
                 self._count(0)
-                if attempt >= self.policy.attempts:
-                    raise NetworkError(
-                        f"{self.name} {endpoint}: {last} on all {attempt} attempts", endpoint=endpoint
-                    ) from None
-                self._wait(
-                    self.policy.backoff_for(attempt, self.rng), "network retry", deadline, endpoint, last
+                failures += 1
+                error = NetworkError(
+                    f"{self.name} {endpoint}: {last} on all {failures} attempts", endpoint=endpoint
                 )
+                self._retry_or_raise(failures, error, "network retry", deadline, endpoint, last)
                 continue
             status = response.status_code
             self._count(status)
-            log.debug("%s %s -> %s (attempt %d)", self.name, endpoint, status, attempt)
+            log.debug("%s %s -> %s (request %d)", self.name, endpoint, status, sent)
             if status == 200:
                 try:
                     return response.json()
                 except ValueError:
                     last = "200 with a body that is not JSON"
-                    if attempt >= self.policy.attempts:
-                        kind = response.headers.get("content-type", "no content type")
-                        raise BadResponseError(
-                            200,
-                            endpoint=f"{self.name} {endpoint}",
-                            message=f"{self.name} {endpoint} answered 200 with a body that is not JSON "
-                            f"({kind}, {len(response.content)} bytes)",
-                        ) from None
-                    self._wait(
-                        self.policy.backoff_for(attempt, self.rng), "bad body retry", deadline, endpoint, last
+                    failures += 1
+                    kind = response.headers.get("content-type", "no content type")
+                    error = BadResponseError(
+                        200,
+                        endpoint=f"{self.name} {endpoint}",
+                        message=f"{self.name} {endpoint} answered 200 with a body that is not JSON "
+                        f"({kind}, {len(response.content)} bytes)",
                     )
+                    self._retry_or_raise(failures, error, "bad body retry", deadline, endpoint, last)
                     continue
             reason = _error_reason(response)
             retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -554,24 +694,11 @@ class ApiClient:
                     )
                 refreshed = True
                 self.tokens.token(refresh=True, stale=token)
-                attempt -= 1  # a refreshed token is not a retry
-                continue
+                continue  # a refreshed token is not a retry
             if status == 429:
+                n_limited += 1
                 last = f"HTTP 429{' ' + reason if reason else ''}"
-                wait = retry_after if retry_after is not None else self.policy.backoff_for(attempt, self.rng)
-                if wait > self.policy.max_wait or attempt >= self.policy.attempts:
-                    raise RateLimitedError(
-                        endpoint=f"{self.name} {endpoint}",
-                        reason=reason,
-                        retry_after=retry_after,
-                        resume_at=time.time() + (retry_after if retry_after is not None else 0.0),
-                    )
-                wait = max(wait, self.policy.min_retry_wait) * (1 + self.policy.jitter * self.rng.random())
-                wait = min(wait, self.policy.max_wait)
-                self.pacer.hold(wait)
-                self._wait(
-                    wait, f"rate limited by {self.name} ({reason or 'HTTP 429'})", deadline, endpoint, last
-                )
+                self._rate_limited(n_limited, retry_after, reason, deadline, endpoint)
                 continue
             if status in (403, 404):
                 raise EndpointUnavailable(
@@ -579,30 +706,24 @@ class ApiClient:
                 )
             if status in RETRYABLE_STATUS:
                 last = f"HTTP {status}"
-                if attempt >= self.policy.attempts:
-                    raise SpotifyHTTPError(
-                        status,
-                        endpoint=f"{self.name} {endpoint}",
-                        reason=reason,
-                        retry_after=retry_after,
-                        message=f"{self.name} {endpoint} answered HTTP {status} on all {attempt} attempts",
-                    )
-                wait = self.policy.backoff_for(attempt, self.rng)
-                if retry_after is not None:
-                    wait = max(wait, min(retry_after, self.policy.max_wait))
-                self._wait(
-                    min(wait, self.policy.max_wait), f"{self.name} HTTP {status}", deadline, endpoint, last
+                failures += 1
+                error = SpotifyHTTPError(
+                    status,
+                    endpoint=f"{self.name} {endpoint}",
+                    reason=reason,
+                    retry_after=retry_after,
+                    message=f"{self.name} {endpoint} answered HTTP {status} on all {failures} attempts",
+                )
+                self._retry_or_raise(
+                    failures,
+                    error,
+                    f"{self.name} HTTP {status}",
+                    deadline,
+                    endpoint,
+                    last,
+                    retry_after=retry_after,
                 )
                 continue
             raise SpotifyHTTPError(
                 status, endpoint=f"{self.name} {endpoint}", reason=reason, retry_after=retry_after
             )
-
-    def _wait_paced(self, delay: float, deadline: float, endpoint: str, last: str) -> None:
-        if self.clock() + delay > deadline:
-            raise DeadlineExceeded(
-                f"{self.name} {endpoint}: the call's deadline of {self.policy.deadline:g} s ran out "
-                f"waiting for the pacer (last: {last})",
-                endpoint=endpoint,
-            )
-        self.sleep(delay, "pacing")

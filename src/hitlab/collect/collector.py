@@ -22,6 +22,7 @@ import json
 import os
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -444,8 +445,10 @@ def build_table(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The canonical track table of the plan's queries, from the store, and its counts.
 
-    One row per track id. ``genres`` is the sorted set of the genres whose searches found
-    the track; ``artist_genres`` joins the tags of the track's artists in artist order.
+    One row per track id. ``genres`` holds the genres whose searches found the track, each
+    once, in the order the searches found it (the plan's order: ``--genres rock,pop`` puts
+    ``rock`` first for a track both found), never sorted; ``artist_genres`` joins the tags of
+    the track's artists in artist order.
     """
     stored = store.tracks()
     artists = store.artists()
@@ -504,7 +507,8 @@ def build_table(
         if row["time_signature"] is None:
             counts["time_signature"] += 1
         row["feature_source"] = source if feats else None
-        row["genres"] = tuple(sorted({by_id[q].genre for q in qids if by_id[q].genre}))
+        # in the order the searches found the track (the plan's order): the first is its main genre
+        row["genres"] = tuple(dict.fromkeys(by_id[q].genre for q in qids if by_id[q].genre))
         tags: dict[str, None] = {}
         statuses = [artists.get(aid, ("none", None, None))[0] for aid in _artist_ids(t)]
         if any(s != "done" for s in statuses):
@@ -559,6 +563,7 @@ def collect(
     sleep: Sleeper | None = None,
     progress: Progress | None = None,
     seed: int | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> CollectResult:
     """Collect the plan of ``config`` with Client Credentials and write the table.
 
@@ -578,32 +583,42 @@ def collect(
         An httpx transport for both services (tests).
     sleep
         ``sleep(seconds, why)``; the CLI shows a countdown.
+    progress
+        Receives phases and counts (the CLI draws them).
+    seed
+        Seed of the jitter (pacing and retry waits).
+    clock
+        A monotonic clock for pacing and deadlines (default :func:`time.monotonic`); tests
+        that record waits instead of sleeping pass one that moves on by each recorded wait.
     """
     import httpx
 
     urls = urls or ServiceURLs()
     policy = policy or RetryPolicy()
     sleep_fn = sleep or _plain_sleep
+    now = clock or time.monotonic
     rng = random.Random(seed)
     http = httpx.Client(transport=transport, timeout=policy.timeout)
     try:
-        tokens = TokenProvider(credentials, urls.spotify_token, http, policy, sleep=sleep_fn)
+        tokens = TokenProvider(credentials, urls.spotify_token, http, policy, sleep=sleep_fn, clock=now)
         spotify = ApiClient(
             urls.spotify_api,
             tokens=tokens,
             policy=policy,
-            pacer=Pacer(rate, 30.0, rng=rng),
+            pacer=Pacer(rate, 30.0, rng=rng, clock=now),
             http=http,
             sleep=sleep_fn,
+            clock=now,
             rng=rng,
             name="Spotify",
         )
         recco = ApiClient(
             urls.reccobeats,
             policy=policy,
-            pacer=Pacer(rate, 30.0, rng=rng),
+            pacer=Pacer(rate, 30.0, rng=rng, clock=now),
             http=http,
             sleep=sleep_fn,
+            clock=now,
             rng=rng,
             name="ReccoBeats",
         )

@@ -6,8 +6,8 @@ out, and turns a :class:`~hitlab.errors.HitlabError` into one line and a non-zer
 
 - 0: done (``tracks.parquet`` written);
 - 1: an error (bad option, credentials refused, ...);
-- 75: rate limited for longer than ``--max-wait``: progress is saved, run the same command
-  again after the time printed.
+- 75: a ``Retry-After`` longer than ``--max-wait``: progress is saved, run the same command
+  again after the time printed. Shorter ``Retry-After`` waits never end a run.
 """
 
 from __future__ import annotations
@@ -174,7 +174,11 @@ def collect_command(
     ] = False,
     max_wait: Annotated[
         float,
-        typer.Option("--max-wait", help="Longest wait in seconds; a longer Retry-After saves and exits."),
+        typer.Option(
+            "--max-wait",
+            help="Longest single Retry-After (seconds) to wait out; shorter ones are always waited, "
+            "however often they come. A longer one saves progress and exits (code 75).",
+        ),
     ] = 120.0,
     max_per_query: Annotated[
         int, typer.Option("--max-per-query", help="Results per query (<= 1000).")
@@ -186,7 +190,10 @@ def collect_command(
     workers: Annotated[int, typer.Option("--workers", help="Concurrent one-id requests.")] = 4,
     timeout: Annotated[float, typer.Option("--timeout", help="Timeout of one request, seconds.")] = 20.0,
     deadline: Annotated[
-        float, typer.Option("--deadline", help="Budget of one call with its retries, seconds.")
+        float,
+        typer.Option(
+            "--deadline", help="Patience of one call, seconds: its retries and waits (429s too) included."
+        ),
     ] = 600.0,
     log: Annotated[Path | None, typer.Option("--log", help="Write a debug log to this file.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -210,8 +217,8 @@ def collect_command(
             workers=workers,
         )
         config.plan()  # option errors before any request
-        credentials = load_credentials()
         policy = RetryPolicy(max_wait=max_wait, timeout=timeout, deadline=deadline)
+        credentials = load_credentials()
         with RichProgress(console) as progress:
             result = collect(
                 config,
@@ -234,7 +241,9 @@ def collect_command(
     except RateLimitedError as exc:
         when = dt.datetime.fromtimestamp(exc.resume_at, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         typer.echo(
-            f"error: {exc}. Progress is saved in {out}; run the same command again after {when}.", err=True
+            f"error: {exc}, longer than --max-wait {max_wait:g} s. Progress is saved in {out}; "
+            f"run the same command again after {when}.",
+            err=True,
         )
         raise typer.Exit(EXIT_RATE_LIMITED) from None
     except HitlabError as exc:
