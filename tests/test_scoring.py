@@ -90,7 +90,10 @@ def test_a_chosen_model_too_slow_to_score_gets_a_note(tracks_slice: pd.DataFrame
         assert result.best.predict_rows_per_s > 0
         return [n for n in result.notes if "tracks/s" in n]
 
-    assert notes() == []  # LightGBM at its capped size scores well above the floor
+    # the mechanism, not the machine's speed (that lives in benchmarks/predict.py): a floor every
+    # model meets gives no note, one no model meets gives one
+    monkeypatch.setattr(task, "SCORING_FLOOR", 0.0)
+    assert notes() == []
     monkeypatch.setattr(task, "SCORING_FLOOR", 1e12)
     (note,) = notes()
     assert "lightgbm" in note and "1M tracks" in note
