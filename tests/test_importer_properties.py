@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from hitlab import clean, schema
 from hitlab.datasets import read_tracks
+from hitlab.datasets.conventions import UNIT_FEATURES
 from hitlab.errors import HitlabError
 
 HEADERS = [
@@ -88,18 +89,7 @@ PLAUSIBLE = {
     "loudness": st.floats(min_value=-40, max_value=0).map(lambda v: f"{v:.2f}"),
     "tempo": st.floats(min_value=0, max_value=220).map(lambda v: f"{v:.1f}"),
     "duration_ms": st.sampled_from(["210000", "215", "3:35", "1,412", "3.5", "", "0"]),
-    **{
-        name: UNIT
-        for name in (
-            "danceability",
-            "energy",
-            "speechiness",
-            "acousticness",
-            "instrumentalness",
-            "liveness",
-            "valence",
-        )
-    },
+    **{name: UNIT for name in UNIT_FEATURES},
 }
 
 

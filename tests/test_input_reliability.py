@@ -14,31 +14,18 @@ from hitlab import clean
 from hitlab.cli import app
 from hitlab.datasets import read_tracks
 from hitlab.errors import DataError, MappingError, SchemaError
+from hitlab.schema import AUDIO_FEATURES
 
 runner = CliRunner()
 
 
+def _run(*args: object):
+    return runner.invoke(app, [str(a) for a in args])
+
+
 def _canonical(raw_tidytuesday: pd.DataFrame, n: int = 40) -> pd.DataFrame:
     tracks = read_tracks_frame(raw_tidytuesday.head(n))
-    keep = [
-        "track_id",
-        "track_name",
-        "artist_name",
-        "release_date",
-        "popularity",
-        "danceability",
-        "energy",
-        "key",
-        "loudness",
-        "mode",
-        "speechiness",
-        "acousticness",
-        "instrumentalness",
-        "liveness",
-        "valence",
-        "tempo",
-        "duration_ms",
-    ]
+    keep = ["track_id", "track_name", "artist_name", "release_date", "popularity", *AUDIO_FEATURES]
     out = tracks[keep].copy()
     out["genres"] = tracks["genres"].map(lambda t: t[0])
     return out
@@ -124,23 +111,8 @@ def test_drop_invalid_drops_every_out_of_range_column(raw_tidytuesday, write_csv
     frame.loc[3, "time_signature"] = 12
     frame.loc[4, "danceability"] = 1.7
     path = write_csv(frame, "bad.csv")
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--data",
-            str(path),
-            "--drop-invalid",
-            "--out",
-            str(tmp_path / "runs"),
-            "--name",
-            "bad",
-            "--stages",
-            "eda",
-            "--group-by",
-            "track",
-        ],
-    )
+    result = _run("run", "--data", str(path), "--drop-invalid", "--out", str(tmp_path / "runs"), "--name",
+         "bad", "--stages", "eda", "--group-by", "track")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "runs" / "bad" / "cleaning_report.json").read_text())
     dropped = {s["step"]: s["rows"] for s in report["steps"] if s["action"] == "dropped"}
@@ -155,9 +127,8 @@ def test_drop_invalid_drops_every_out_of_range_column(raw_tidytuesday, write_csv
 @pytest.mark.parametrize("rows", [2, 12])
 def test_tiny_table_skips_the_models_with_a_message(raw_tidytuesday, write_csv, tmp_path, rows):
     path = write_csv(raw_tidytuesday.drop_duplicates("track_id").head(rows), "tiny.csv")
-    result = runner.invoke(
-        app, ["run", "--data", str(path), "--quick", "--out", str(tmp_path / "runs"), "--group-by", "track"]
-    )
+    result = _run("run", "--data", str(path), "--quick", "--out", str(tmp_path / "runs"), "--group-by",
+         "track")
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "Skipped popularity: too few tracks with a popularity" in text
@@ -168,23 +139,8 @@ def test_tiny_table_skips_the_models_with_a_message(raw_tidytuesday, write_csv, 
 def test_single_genre_table_keeps_the_popularity_results(raw_tidytuesday, write_csv, tmp_path):
     rock = raw_tidytuesday[raw_tidytuesday["playlist_genre"] == "rock"].drop_duplicates("track_id").head(300)
     path = write_csv(rock, "rock.csv")
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--data",
-            str(path),
-            "--quick",
-            "--trials",
-            "1",
-            "--out",
-            str(tmp_path / "runs"),
-            "--name",
-            "rock",
-            "--group-by",
-            "track",
-        ],
-    )
+    result = _run("run", "--data", str(path), "--quick", "--trials", "1", "--out", str(tmp_path / "runs"),
+         "--name", "rock", "--group-by", "track")
     assert result.exit_code == 0, result.output
     assert "Skipped genre: only one genre (rock" in " ".join(result.output.split())
     assert (tmp_path / "runs" / "rock" / "models" / "popularity.skops").exists()
@@ -194,52 +150,16 @@ def test_rare_genres_leave_the_genre_task_counted(raw_tidytuesday, write_csv, tm
     rows = raw_tidytuesday.drop_duplicates("track_id").sample(n=600, random_state=2).copy()
     rows.iloc[:2, rows.columns.get_loc("playlist_genre")] = "polka"  # a genre with 2 tracks
     path = write_csv(rows, "rare.csv")
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--data",
-            str(path),
-            "--quick",
-            "--trials",
-            "1",
-            "--out",
-            str(tmp_path / "runs"),
-            "--name",
-            "rare",
-            "--group-by",
-            "track",
-            "--stages",
-            "genre",
-        ],
-    )
+    result = _run("run", "--data", str(path), "--quick", "--trials", "1", "--out", str(tmp_path / "runs"),
+         "--name", "rare", "--group-by", "track", "--stages", "genre")
     assert result.exit_code == 0, result.output
     assert "fewer than 20 tracks left out of the genre task (1, 2 tracks): polka 2" in " ".join(
         result.output.split()
     )
     labels = json.loads((tmp_path / "runs" / "rare" / "labels.json").read_text())
     assert labels["labels"]["small_classes"] == {"polka": 2}
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--data",
-            str(path),
-            "--quick",
-            "--trials",
-            "1",
-            "--min-class-size",
-            "1",
-            "--out",
-            str(tmp_path / "runs"),
-            "--name",
-            "rare1",
-            "--group-by",
-            "track",
-            "--stages",
-            "genre",
-        ],
-    )
+    result = _run("run", "--data", str(path), "--quick", "--trials", "1", "--min-class-size", "1", "--out",
+         str(tmp_path / "runs"), "--name", "rare1", "--group-by", "track", "--stages", "genre")
     assert result.exit_code in (0, 1), result.output
     assert "Traceback" not in result.output and "n_samples_fit" not in result.output
 
@@ -287,27 +207,14 @@ def small_run(raw_tidytuesday, tmp_path_factory) -> Path:
 def test_predict_leaves_rows_without_audio_empty_and_says_so(raw_tidytuesday, small_run, tmp_path):
     new = raw_tidytuesday.drop_duplicates("track_id").sample(n=10, random_state=5)
     new = new.drop(columns=["track_popularity"]).copy()
-    features = [
-        "danceability",
-        "energy",
-        "key",
-        "loudness",
-        "mode",
-        "speechiness",
-        "acousticness",
-        "instrumentalness",
-        "liveness",
-        "valence",
-        "tempo",
-        "duration_ms",
-    ]
+    features = list(AUDIO_FEATURES)
     new = new.astype({c: object for c in features})
     new.iloc[0, [new.columns.get_loc(c) for c in features]] = None
     new.iloc[1, new.columns.get_loc("playlist_genre")] = "polka"
     path = tmp_path / "new.csv"
     new.to_csv(path, index=False)
     out = tmp_path / "p.csv"
-    result = runner.invoke(app, ["predict", "--run", str(small_run), str(path), "-o", str(out)])
+    result = _run("predict", "--run", str(small_run), str(path), "-o", str(out))
     assert result.exit_code == 0, result.output
     got = pd.read_csv(out)
     text = " ".join(result.output.split())

@@ -19,23 +19,11 @@ from typer.testing import CliRunner
 from hitlab.cli import app
 from hitlab.datasets import read_tracks
 from hitlab.datasets.conventions import UNIT_FEATURES
+from hitlab.schema import AUDIO_FEATURES
 
 runner = CliRunner()
 NOTE_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F♯", "g", "G#", "A", "B♭", "b"]
-FEATURES = [
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "duration_ms",
-]
+FEATURES = list(AUDIO_FEATURES)
 
 
 @pytest.fixture(scope="module")
