@@ -35,8 +35,9 @@ def staleness_chart(staleness: pd.DataFrame) -> Figure:
         for k, (gap, rows) in enumerate(part.groupby("gap", sort=False)):
             x = rows["origin"].to_numpy(float) + 0.12 * k
             y = rows["loss"].to_numpy(float) * scale
-            err = np.vstack([y - rows["loss_low"].to_numpy(float) * scale,
-                             rows["loss_high"].to_numpy(float) * scale - y])
+            err = np.vstack(
+                [y - rows["loss_low"].to_numpy(float) * scale, rows["loss_high"].to_numpy(float) * scale - y]
+            )
             ax.errorbar(x, y, yerr=err, marker="o", ms=3, capsize=2, lw=1, label=gap)
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xlabel("trained on tracks up to (year)")
@@ -58,8 +59,9 @@ def drivers_by_window(drivers: pd.DataFrame) -> Figure:
         part = drivers[drivers["window"] == window].set_index("feature").loc[features]
         y = np.arange(len(features)) + k * height - 0.4 + height / 2
         v = part["permutation_mae_increase"].to_numpy(float)
-        err = np.vstack([v - part["permutation_low"].to_numpy(float),
-                         part["permutation_high"].to_numpy(float) - v])
+        err = np.vstack(
+            [v - part["permutation_low"].to_numpy(float), part["permutation_high"].to_numpy(float) - v]
+        )
         ax.barh(y, v, height=height, xerr=np.clip(err, 0, None), capsize=1.5, label=window)
     ax.set_yticks(range(len(features)), features, fontsize=8)
     ax.axvline(0, color="black", lw=0.8)
@@ -110,13 +112,26 @@ def wrong_labels_chart(per_genre: pd.DataFrame) -> Figure:
     data = per_genre.sort_values("estimated_wrong_share")
     fig, ax = plt.subplots(figsize=(6.5, 0.4 * len(data) + 1.5))
     v = data["estimated_wrong_share"].to_numpy(float) * 100
-    err = np.vstack([v - data["estimated_wrong_low"].to_numpy(float) * 100,
-                     data["estimated_wrong_high"].to_numpy(float) * 100 - v])
+    err = np.vstack(
+        [v - data["share_low"].to_numpy(float) * 100, data["share_high"].to_numpy(float) * 100 - v]
+    )
     y = np.arange(len(data))
-    ax.barh(y - 0.2, v, height=0.4, xerr=np.clip(err, 0, None), capsize=2, color=PALETTE,
-            label="estimated wrong (confident joint)")
-    ax.barh(y + 0.2, data["flagged_share"].to_numpy(float) * 100, height=0.4, color="#e67e22",
-            label="flagged tracks")
+    ax.barh(
+        y - 0.2,
+        v,
+        height=0.4,
+        xerr=np.clip(err, 0, None),
+        capsize=2,
+        color=PALETTE,
+        label="estimated wrong (confident joint)",
+    )
+    ax.barh(
+        y + 0.2,
+        data["flagged_share"].to_numpy(float) * 100,
+        height=0.4,
+        color="#e67e22",
+        label="flagged tracks",
+    )
     ax.set_yticks(y, data["genre"].tolist())
     ax.set_xlabel("% of the genre's tracks")
     ax.set_title("How many labels are likely wrong, per given genre", fontsize=10)
@@ -131,10 +146,21 @@ def cleaning_chart(cleaning: pd.DataFrame) -> Figure:
     y = np.arange(len(cleaning))
     for k, (what, colour) in enumerate((("all", PALETTE), ("cleaned", "#e67e22"))):
         v = cleaning[f"accuracy_{what}"].to_numpy(float) * 100
-        err = np.vstack([v - cleaning[f"accuracy_{what}_low"].to_numpy(float) * 100,
-                         cleaning[f"accuracy_{what}_high"].to_numpy(float) * 100 - v])
-        ax.barh(y + (k - 0.5) * 0.4, v, height=0.4, xerr=np.clip(err, 0, None), capsize=2, color=colour,
-                label="trained on all" if what == "all" else "trained without flagged tracks")
+        err = np.vstack(
+            [
+                v - cleaning[f"accuracy_{what}_low"].to_numpy(float) * 100,
+                cleaning[f"accuracy_{what}_high"].to_numpy(float) * 100 - v,
+            ]
+        )
+        ax.barh(
+            y + (k - 0.5) * 0.4,
+            v,
+            height=0.4,
+            xerr=np.clip(err, 0, None),
+            capsize=2,
+            color=colour,
+            label="trained on all" if what == "all" else "trained without flagged tracks",
+        )
     ax.set_yticks(y, cleaning["test_tracks"].tolist())
     ax.set_xlabel("accuracy on test tracks (%)")
     ax.set_title("Does removing the flagged tracks help?", fontsize=10)
