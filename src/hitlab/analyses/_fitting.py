@@ -79,9 +79,11 @@ def task_data(tracks: pd.DataFrame, task: Task, groups: np.ndarray | None = None
 
 
 def fit_model(task: Task, features: FeatureSet, X: pd.DataFrame, y: np.ndarray, *, seed: int = 42,
-              n_jobs: int = 1, sample_weight: np.ndarray | None = None) -> Any:
-    """The task's LightGBM pipeline (the zoo's defaults, no tuning) fitted on ``X``, ``y``."""
-    pipeline = build_pipeline(get_model(task.kind, MODEL), features, seed=seed, n_jobs=n_jobs)
+              n_jobs: int = 1, sample_weight: np.ndarray | None = None,
+              params: dict[str, Any] | None = None) -> Any:
+    """The task's LightGBM pipeline (the zoo's defaults, no tuning; ``params`` laid over them)
+    fitted on ``X``, ``y``."""
+    pipeline = build_pipeline(get_model(task.kind, MODEL), features, params=params, seed=seed, n_jobs=n_jobs)
     extra = {} if sample_weight is None else {"model__sample_weight": sample_weight}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

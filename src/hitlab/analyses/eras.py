@@ -246,8 +246,8 @@ def _random_parts(data: TaskData, test: np.ndarray, eligible: np.ndarray, n_trai
 
 
 def _staleness_for_task(task: Task, data: TaskData, origins: list[int], *, min_test: int, n_boot: int,
-                        seed: int, n_jobs: int, say: Callable[[str], None]
-                        ) -> tuple[list[dict[str, Any]], list[EraFold]]:
+                        seed: int, n_jobs: int, say: Callable[[str], None],
+                        params: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], list[EraFold]]:
     years = _years(data.rows)
     known = np.flatnonzero(np.isfinite(years))
     n_classes = len(data.classes) if data.classes is not None else None
@@ -262,14 +262,15 @@ def _staleness_for_task(task: Task, data: TaskData, origins: list[int], *, min_t
         if train.size < 50 or test.size < min_test:
             continue
         say(f"{task.name}: trained up to {origin} ({train.size:,} tracks), scored on {test.size:,} later")
-        model = fit_model(task, data.features, data.X.iloc[train], data.y[train], seed=seed, n_jobs=n_jobs)
+        model = fit_model(task, data.features, data.X.iloc[train], data.y[train], seed=seed, n_jobs=n_jobs,
+                          params=params)
         forward_pred, _ = predict(model, task.kind, data.X.iloc[test], n_classes)
         parts = _random_parts(data, test, known, train.size, seed)
         random_pred = np.empty_like(forward_pred)
         where = {pos: i for i, pos in enumerate(test)}
         for r_train, r_test in parts:
             r_model = fit_model(task, data.features, data.X.iloc[r_train], data.y[r_train], seed=seed,
-                                n_jobs=n_jobs)
+                                n_jobs=n_jobs, params=params)
             pred, _ = predict(r_model, task.kind, data.X.iloc[r_test], n_classes)
             random_pred[[where[p] for p in r_test]] = pred
         folds.append(EraFold(task.name, origin, train, test, tuple(parts), int(clash.sum())))
@@ -323,12 +324,13 @@ def _raw_columns(pipeline: Any, data: TaskData) -> np.ndarray:
 
 
 def _window_drivers(task: Task, data: TaskData, rows: np.ndarray, label: str, *, max_rows: int,
-                    n_repeats: int, n_boot: int, seed: int, n_jobs: int
+                    n_repeats: int, n_boot: int, seed: int, n_jobs: int, params: dict[str, Any] | None = None
                     ) -> tuple[Any, pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
     """Fit one window; per-feature permutation importance and mean |SHAP| with CIs on its test part."""
     fit_part, test_part = inner_folds(data.groups[rows], n_splits=3, seed=seed)[0]
     train, test = rows[fit_part], rows[test_part]
-    model = fit_model(task, data.features, data.X.iloc[train], data.y[train], seed=seed, n_jobs=n_jobs)
+    model = fit_model(task, data.features, data.X.iloc[train], data.y[train], seed=seed, n_jobs=n_jobs,
+                      params=params)
     rng = np.random.default_rng(seed)
     if test.size > max_rows:
         test = np.sort(rng.choice(test, size=max_rows, replace=False))
@@ -504,6 +506,7 @@ def analyse(
     n_boot: int = 1000,
     seed: int = 42,
     n_jobs: int = 1,
+    params: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ErasResult:
     """Staleness, drivers by era and feature drift of a cleaned, labelled track table.
@@ -531,6 +534,8 @@ def analyse(
         Test tracks read per window; shuffles per feature; features with partial dependence.
     n_boot, seed, n_jobs
         Bootstrap resamples; seed of everything; threads per model.
+    params
+        LightGBM parameters laid over the zoo's defaults (e.g. fewer trees for a quick look).
     progress
         Called with short messages.
     """
@@ -564,7 +569,7 @@ def analyse(
         task = makers[name]()
         data = task_data(tracks, task, groups)
         found, task_folds = _staleness_for_task(task, data, chosen, min_test=min_test, n_boot=n_boot,
-                                                seed=seed, n_jobs=n_jobs, say=say)
+                                                seed=seed, n_jobs=n_jobs, say=say, params=params)
         records += found
         folds += task_folds
         left = sum(f.left_out for f in task_folds)
@@ -588,7 +593,7 @@ def analyse(
             rows = np.flatnonzero((pop_years >= lo) & (pop_years <= hi))
             model, table, boot, test = _window_drivers(pop_task, pop, rows, label, max_rows=max_rows,
                                                        n_repeats=n_repeats, n_boot=n_boot, seed=seed,
-                                                       n_jobs=n_jobs)
+                                                       n_jobs=n_jobs, params=params)
             frames.append(table)
             boots[label], models[label] = boot, model
             samples[label] = pop.X.iloc[test[:300]]

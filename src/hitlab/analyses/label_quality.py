@@ -133,6 +133,7 @@ def out_of_fold(
     seed: int = 42,
     n_jobs: int = 1,
     sample_weight: np.ndarray | None = None,
+    params: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, list[OofFold]]:
     """Class probabilities of ``rows`` (default: all), each from a model fitted on the other folds.
 
@@ -153,6 +154,7 @@ def out_of_fold(
             data.y[train],
             seed=seed,
             n_jobs=n_jobs,
+            params=params,
             sample_weight=weight,
         )
         proba[held] = predict(model, task.kind, data.X.iloc[test], n_classes)[1]
@@ -292,14 +294,21 @@ def _does_cleaning_help(
     n_boot: int,
     seed: int,
     n_jobs: int,
+    params: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     n_classes = len(data.classes or [])
     train, test = inner_folds(data.groups, data.y, n_splits=3, seed=seed)[0]
-    proba_train, _ = out_of_fold(task, data, rows=train, n_splits=n_splits, seed=seed, n_jobs=n_jobs)
+    proba_train, _ = out_of_fold(
+        task, data, rows=train, n_splits=n_splits, seed=seed, n_jobs=n_jobs, params=params
+    )
     flagged = _label_issues(data.y[train], proba_train)
     kept = train[~flagged]
-    full = fit_model(task, data.features, data.X.iloc[train], data.y[train], seed=seed, n_jobs=n_jobs)
-    clean = fit_model(task, data.features, data.X.iloc[kept], data.y[kept], seed=seed, n_jobs=n_jobs)
+    full = fit_model(
+        task, data.features, data.X.iloc[train], data.y[train], seed=seed, n_jobs=n_jobs, params=params
+    )
+    clean = fit_model(
+        task, data.features, data.X.iloc[kept], data.y[kept], seed=seed, n_jobs=n_jobs, params=params
+    )
     y_test = data.y[test]
     right_full = (predict(full, task.kind, data.X.iloc[test], n_classes)[0] == y_test).astype(float)
     right_clean = (predict(clean, task.kind, data.X.iloc[test], n_classes)[0] == y_test).astype(float)
@@ -355,7 +364,15 @@ def _jaccard_top(proba: np.ndarray, sets: list[set[int]]) -> np.ndarray:
 
 
 def _multi_label(
-    task: Task, data: TaskData, proba_one: np.ndarray, *, n_splits: int, n_boot: int, seed: int, n_jobs: int
+    task: Task,
+    data: TaskData,
+    proba_one: np.ndarray,
+    *,
+    n_splits: int,
+    n_boot: int,
+    seed: int,
+    n_jobs: int,
+    params: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     classes = list(data.classes or [])
     lookup = {c: i for i, c in enumerate(classes)}
@@ -372,7 +389,7 @@ def _multi_label(
     )
     weight = 1.0 / np.maximum(sizes, 1)[owner]
     proba_exp, _ = out_of_fold(
-        task, expanded, n_splits=n_splits, seed=seed, n_jobs=n_jobs, sample_weight=weight
+        task, expanded, n_splits=n_splits, seed=seed, n_jobs=n_jobs, sample_weight=weight, params=params
     )
     first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     proba_profile = proba_exp[first]  # every copy of a track sits in one fold: same probabilities
@@ -508,6 +525,7 @@ def analyse(
     n_boot: int = 1000,
     seed: int = 42,
     n_jobs: int = 1,
+    params: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> LabelQualityResult:
     """Out-of-fold probabilities, likely mislabelled tracks, whether removing them helps, the
@@ -534,6 +552,8 @@ def analyse(
         Fit the genre-profile model for tracks with several labels.
     n_boot, seed, n_jobs
         Bootstrap resamples; seed of everything; threads per model.
+    params
+        LightGBM parameters laid over the zoo's defaults (e.g. fewer trees for a quick look).
     progress
         Called with short messages.
     """
@@ -549,7 +569,7 @@ def analyse(
         notes.append(f"{data.left_out:,} tracks without a genre label left out")
     classes = list(data.classes or [])
     say(f"out-of-fold probabilities: {n_splits} grouped folds over {len(data.y):,} tracks")
-    proba, folds = out_of_fold(task, data, n_splits=n_splits, seed=seed, n_jobs=n_jobs)
+    proba, folds = out_of_fold(task, data, n_splits=n_splits, seed=seed, n_jobs=n_jobs, params=params)
     pred = np.argmax(proba, axis=1)
     accuracy = mean_ci((pred == data.y).astype(float), n_boot=n_boot, seed=seed, groups=data.groups)
     baseline = float(np.mean(data.y == np.bincount(data.y).argmax()))
@@ -572,12 +592,14 @@ def analyse(
     say("does cleaning help? (flagging within the training part, two models)")
     tag_genre = _second_source(data.rows, artists, classes, notes)
     cleaning, cleaning_facts = _does_cleaning_help(
-        task, data, tag_genre, n_splits=clean_splits, n_boot=n_boot, seed=seed, n_jobs=n_jobs
+        task, data, tag_genre, n_splits=clean_splits, n_boot=n_boot, seed=seed, n_jobs=n_jobs, params=params
     )
     multi = pd.DataFrame()
     if multi_label:
         say("genre profiles for tracks with several labels")
-        multi = _multi_label(task, data, proba, n_splits=n_splits, n_boot=n_boot, seed=seed, n_jobs=n_jobs)
+        multi = _multi_label(
+            task, data, proba, n_splits=n_splits, n_boot=n_boot, seed=seed, n_jobs=n_jobs, params=params
+        )
         if not len(multi):
             notes.append("fewer than 20 tracks carry several genre labels: the multi-label view is skipped")
     vocab = ties = disagreements = pd.DataFrame()
