@@ -125,9 +125,17 @@ def resampled_means(per_row: np.ndarray, *, n_boot: int = 1000, seed: int = 42,
     """Column means of an (n, p) array and their (n_boot, p) bootstrap resamples (same resamples for
     every column), for CIs of each column and of differences between two independent samples."""
     per_row = np.asarray(per_row, dtype=float)
-    idx = bootstrap_indices(per_row.shape[0], n_boot, seed, groups)
-    boots = np.stack([per_row[row].mean(axis=0) for row in idx]) if n_boot > 0 else np.empty(
-        (0, per_row.shape[1]))
+    if n_boot <= 0:
+        return per_row.mean(axis=0), np.empty((0, per_row.shape[1]))
+    n = per_row.shape[0]
+    idx = bootstrap_indices(n, n_boot, seed, groups)
+    boots = []
+    for start in range(0, n_boot, 100):  # times each row is drawn, then one matrix product per chunk
+        chunk = idx[start:start + 100]
+        offsets = (np.arange(chunk.shape[0]) * n)[:, None]
+        counts = np.bincount((chunk + offsets).ravel(), minlength=chunk.shape[0] * n).reshape(-1, n)
+        boots.append(counts @ per_row / n)
+    boots = np.concatenate(boots)
     return per_row.mean(axis=0), boots
 
 
@@ -139,6 +147,21 @@ def percentile_ci(point: float, values: np.ndarray) -> Estimate:
         return Estimate(float(point), float("nan"), float("nan"))
     low, high = np.percentile(values, [2.5, 97.5])
     return Estimate(float(point), float(low), float(high))
+
+
+def mean_cis(columns: dict[str, np.ndarray], *, n_boot: int = 1000, seed: int = 42,
+             groups: np.ndarray | None = None) -> dict[str, Estimate]:
+    """Means of several per-row columns over the same rows, each with a bootstrap 95% CI from one
+    shared set of resamples (cheaper than one :func:`mean_ci` per column, and paired)."""
+    names = list(columns)
+    matrix = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
+    point, boots = resampled_means(matrix, n_boot=n_boot, seed=seed, groups=groups)
+    return {n: percentile_ci(point[j], boots[:, j]) for j, n in enumerate(names)}
+
+
+def member(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Whether each of ``values`` is among ``members`` (hashing; ``np.isin`` on text is very slow)."""
+    return pd.Index(values).isin(pd.unique(np.asarray(members)))
 
 
 def difference_ci(a: np.ndarray, b: np.ndarray, *, n_boot: int = 1000, seed: int = 42,

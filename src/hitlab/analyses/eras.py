@@ -50,11 +50,12 @@ from matplotlib.figure import Figure
 
 from hitlab.analyses._fitting import (
     TaskData,
-    difference_ci,
     excludes_zero,
     fit_model,
     independent_difference,
     mean_ci,
+    mean_cis,
+    member,
     percentile_ci,
     predict,
     resampled_means,
@@ -238,8 +239,7 @@ def _random_parts(data: TaskData, test: np.ndarray, eligible: np.ndarray, n_trai
     parts = []
     for _, held in halves:
         part = test[held]
-        banned = set(data.groups[part])
-        pool = eligible[~np.isin(data.groups[eligible], list(banned))]
+        pool = eligible[~member(data.groups[eligible], data.groups[part])]
         size = min(n_train, pool.size)
         parts.append((np.sort(rng.choice(pool, size=size, replace=False)), np.sort(part)))
     return parts
@@ -256,8 +256,7 @@ def _staleness_for_task(task: Task, data: TaskData, origins: list[int], *, min_t
     for origin in origins:
         train = known[years[known] <= origin]
         later = known[years[known] > origin]
-        train_groups = set(data.groups[train])
-        clash = np.isin(data.groups[later], list(train_groups))
+        clash = member(data.groups[later], data.groups[train])
         test = later[~clash]
         if train.size < 50 or test.size < min_test:
             continue
@@ -289,12 +288,10 @@ def _staleness_for_task(task: Task, data: TaskData, origins: list[int], *, min_t
             inside = (gap_years >= lo) & (gap_years <= hi)
             if inside.sum() < min_test:
                 continue
-            g = data.groups[test][inside]
-            f_est = mean_ci(forward[inside], n_boot=n_boot, seed=seed, groups=g)
-            r_est = mean_ci(random[inside], n_boot=n_boot, seed=seed, groups=g)
             worse = (forward - random) if task.kind == "regression" else (random - forward)
-            loss = difference_ci(worse[inside], np.zeros(int(inside.sum())), n_boot=n_boot, seed=seed,
-                                 groups=g)
+            est = mean_cis({"forward": forward[inside], "random": random[inside], "loss": worse[inside]},
+                           n_boot=n_boot, seed=seed, groups=data.groups[test][inside])
+            f_est, r_est, loss = est["forward"], est["random"], est["loss"]
             seen = years[test][inside]
             records.append({
                 "task": task.name, "metric": TASK_METRIC[task.name], "origin": origin,
