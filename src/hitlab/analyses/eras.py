@@ -656,6 +656,7 @@ def _facts(result: ErasResult, headline_origin: int | None) -> dict[str, Any]:
             for r in biggest.to_dict("records")
         ]
         facts["changes_tested"] = len(c)
+        facts["real_change_count"] = len(real)
         latest = result.drivers[result.drivers["window"] == result.drivers["window"].iloc[-1]]
         facts["latest_top"] = latest.sort_values("permutation_mae_increase",
                                                  ascending=False)["feature"].head(3).tolist()
