@@ -56,7 +56,9 @@ from hitlab.labels import DEFAULT_VOCABULARY
 __all__ = ["GROUP_BY", "STAGE_NAMES", "RunConfig", "check_run_name", "describe_option", "load_config"]
 
 #: The stages ``--stages`` can choose, in the order they run (load, clean and label always run).
-STAGE_NAMES = ("eda", "popularity", "genre", "report")
+STAGE_NAMES = ("eda", "popularity", "genre", "eras", "label_quality", "report")
+#: The stages a run runs unless told otherwise (eras and label_quality add minutes: opt-in).
+DEFAULT_STAGES = ("eda", "popularity", "genre", "report")
 
 #: How the held-out split groups rows (see :mod:`hitlab.modeling.split`).
 GROUP_BY = ("song", "track", "artist")
@@ -224,7 +226,7 @@ class RunConfig(BaseModel):
         allow_inf_nan=False,
     )
     stages: NameList = _field(
-        lambda: list(STAGE_NAMES),
+        lambda: list(DEFAULT_STAGES),
         expected=f"stage names from {', '.join(STAGE_NAMES)}",
         help=f"Comma-separated stages after load/clean/label, from: {', '.join(STAGE_NAMES)}.",
     )

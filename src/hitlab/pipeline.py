@@ -302,7 +302,67 @@ def _stage_genre(state: _State) -> None:
     _run_task(state, "genre", fit_genre, scheme=state.config.labels)
 
 
-#: The stages in order (``report`` runs last, after the manifest is written).
+def write_analysis_outputs(
+    result: Any, section: Callable[..., dict], folder: Path, name: str
+) -> dict[str, Any]:
+    """Write one analysis's tables (``<name>/*.csv``), figures and report section; return a summary.
+
+    ``result`` has ``tables()``, ``figures()`` and ``skipped``; ``section(result, figure_files)``
+    builds the report section (see :mod:`hitlab.analyses`).
+    """
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    (folder / "figures").mkdir(exist_ok=True)
+    tables = result.tables()
+    for table_name, table in tables.items():
+        table.to_csv(folder / name / f"{table_name}.csv", index=False)
+    figure_files: dict[str, str] = {}
+    for stem, fig in result.figures().items():
+        save_figure(fig, folder / "figures" / f"{stem}.png")
+        figure_files[stem] = f"figures/{stem}.png"
+    sections = section(result, figure_files)
+    if result.skipped:
+        sections.setdefault("skipped", result.skipped)
+    (folder / name / "section.json").write_text(json.dumps(sections, indent=2, default=_json_default) + "\n")
+    return {"files": {"tables": sorted(tables), "figures": figure_files}, "skipped": result.skipped}
+
+
+def _split_groups(state: _State) -> Any:
+    from hitlab.modeling.split import group_labels
+
+    assert state.tracks is not None
+    return group_labels(state.tracks, state.config.group_by)
+
+
+def _stage_eras(state: _State) -> None:
+    """Eras (opt-in): staleness of models trained on older tracks, drivers by era, feature drift."""
+    from hitlab.analyses import eras
+
+    assert state.tracks is not None
+    result = eras.analyse(state.tracks, groups=_split_groups(state), seed=state.config.seed,
+                          progress=lambda message: state.progress("eras", message))
+    _record(state, "eras", write_analysis_outputs(result, eras.section, state.folder, "eras"))
+    if result.skipped:
+        state.skipped["eras"] = result.skipped
+
+
+def _stage_label_quality(state: _State) -> None:
+    """Label quality (opt-in): likely wrong genre labels, whether removing them helps."""
+    from hitlab.analyses import label_quality
+
+    assert state.tracks is not None
+    cfg = state.config
+    artists = read_artists(cfg.artists, cfg.artists_mapping) if cfg.artists else None
+    result = label_quality.analyse(state.tracks, groups=_split_groups(state), artists=artists,
+                                   vocabulary=state.config.vocabulary, seed=state.config.seed,
+                                   progress=lambda message: state.progress("label_quality", message))
+    _record(state, "label_quality",
+            write_analysis_outputs(result, label_quality.section, state.folder, "label_quality"))
+    if result.skipped:
+        state.skipped["label_quality"] = result.skipped
+
+
+#: The stages in order (``report`` runs last, after the manifest is written). ``eras`` and
+#: ``label_quality`` are opt-in (``--stages``): they add minutes to a run.
 STAGES: list[tuple[str, Callable[[_State], None]]] = [
     ("load", _stage_load),
     ("clean", _stage_clean),
@@ -310,6 +370,8 @@ STAGES: list[tuple[str, Callable[[_State], None]]] = [
     ("eda", _stage_eda),
     ("popularity", _stage_popularity),
     ("genre", _stage_genre),
+    ("eras", _stage_eras),
+    ("label_quality", _stage_label_quality),
 ]
 
 
