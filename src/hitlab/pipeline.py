@@ -175,7 +175,8 @@ def write_task_outputs(
     :class:`hitlab.genre.GenreResult`) with ``tables()``, ``figures()``, ``section()``,
     ``summary()`` and ``fit`` (the :class:`~hitlab.modeling.TaskResult`). Writes
     ``<name>/*.csv``, ``figures/<stem>.png``, ``models/<name>.skops`` with its manifest
-    (plus the result's ``manifest_extras()`` when it has them) and held-out predictions,
+    (plus the result's ``manifest_extras()`` when it has them), the held-out predictions of the
+    training-part model and the saved model's reload check (see :meth:`~hitlab.modeling.TaskResult.save`),
     ``<name>/section.json`` for the report and ``<name>/summary.json``.
     """
     folder = Path(folder)
@@ -197,8 +198,8 @@ def write_task_outputs(
             manifest.update(result.manifest_extras())
             manifest_file.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", "utf-8")
         files["model"] = saved.relative_to(folder).as_posix()
-        holdout = saved.with_name(f"{saved.stem}_holdout.csv")
-        files["holdout_predictions"] = holdout.relative_to(folder).as_posix()
+        for kind in ("test_predictions", "reload_check"):
+            files[kind] = saved.with_name(f"{saved.stem}_{kind}.csv").relative_to(folder).as_posix()
     section = result.section(figure_files)
     (folder / name / "section.json").write_text(json.dumps(section, indent=2, default=_json_default) + "\n")
     summary = result.summary()
