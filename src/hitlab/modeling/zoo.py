@@ -321,7 +321,7 @@ class SmallClassSMOTE(BaseEstimator):
         smallest = int(counts.min()) if len(counts) else 0
         self.note_: str | None = None
         if len(counts) < 2 or smallest < 2:
-            self.note_ = (f"SMOTE skipped in a training fold: class {counts.idxmin()!r} has {smallest} "
+            self.note_ = (f"SMOTE skipped in a training fold: class {counts.idxmin()} has {smallest} "
                           "row(s), SMOTE needs at least 2")
             return X, y
         k = min(self.k_neighbors, smallest - 1)
