@@ -207,7 +207,7 @@ def test_a_default_outside_the_space_is_refused() -> None:
     from hitlab.modeling.tune import first_trial
 
     spec = get_model("regression", "ridge")
-    with pytest.raises(ConfigError, match="default alpha=5000.0 lies outside its search space"):
+    with pytest.raises(ConfigError, match=r"default alpha=5000\.0 lies outside its search space"):
         first_trial(dataclasses.replace(spec, defaults={"alpha": 5000.0}))
     with pytest.raises(ConfigError, match="defaults give no value for alpha"):
         first_trial(dataclasses.replace(spec, defaults={}))
@@ -224,7 +224,7 @@ def test_smote_rows_have_only_whole_category_values(small: pd.DataFrame) -> None
     y = pd.factorize(small["genre"], sort=True)[0]
     pipeline = build_pipeline(get_model("classification", "logistic"), features, strategy="smote", seed=0)
     filled = pipeline.named_steps["fill"].fit_transform(X)
-    X_res, y_res = pipeline.named_steps["sample"].fit_resample(filled, y)
+    X_res, _ = pipeline.named_steps["sample"].fit_resample(filled, y)
     synthetic = X_res.iloc[len(X):]
     assert len(synthetic) > 100
     for column in features.categorical:
@@ -243,10 +243,10 @@ def test_smote_adapts_to_small_classes_and_skips_a_single_row_class() -> None:
     X = pd.DataFrame({"a": rng.normal(size=23), "key": rng.choice(["1", "2"], size=23)})
     sampler = zoo.SmallClassSMOTE(("key",), random_state=0)
     y = np.array([0] * 20 + [1] * 3)
-    X_res, y_res = sampler.fit_resample(X, y)
+    _, y_res = sampler.fit_resample(X, y)
     assert (np.bincount(y_res) == 20).all() and "2 neighbour(s) instead of 5" in sampler.note_
     y_one = np.array([0] * 20 + [1] * 2 + [2])
-    X_same, y_same = sampler.fit_resample(X, y_one)
+    X_same, _ = sampler.fit_resample(X, y_one)
     assert X_same is X and "class 2 has 1 row(s)" in sampler.note_
 
 
