@@ -364,8 +364,7 @@ register_strategy(Strategy("class_weight", "balanced class weights", balanced_we
 #: Boosting rounds the LightGBM search may pick, by task kind. The cap is a prediction-cost
 #: budget: every tree costs about 20-50 ns per scored track on one core, so the saved models
 #: stay fast enough for ``hitlab predict`` to score 1M tracks a minute (``benchmarks/predict.py``;
-#: a classifier grows one tree per class and round). Larger models gained at most 0.005
-#: accuracy / 0.00 MAE on the built-in data (docs/modeling.md).
+#: a classifier grows one tree per class and round).
 LGBM_ROUNDS: dict[str, tuple[int, int]] = {"regression": (100, 400), "classification": (40, 100)}
 
 
