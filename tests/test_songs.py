@@ -78,3 +78,15 @@ def test_cleaning_adds_song_ids_and_counts_them_without_dropping(clean_tracks: p
     assert report.songs == tracks["song_id"].nunique() < len(tracks)
     # the splits use the cleaning's song ids as they are
     assert (group_labels(tracks, "song") == tracks["song_id"].to_numpy(dtype=object)).all()
+
+
+def test_rows_without_a_song_key_are_their_own_group_and_noted(clean_tracks: pd.DataFrame) -> None:
+    from hitlab.songs import grouping_note
+
+    rows = clean_tracks.head(40).copy()
+    rows.loc[rows.index[:3], "track_name"] = pd.NA
+    keys = group_labels(rows.drop(columns=["song_id"]), "song")
+    assert all(str(k).startswith("t:") for k in keys[:3]) and len(set(keys[:3])) == 3
+    assert grouping_note(rows, "song") == (
+        "3 of 40 tracks lack an artist and title (or an ISRC): each is its own song group in the split")
+    assert grouping_note(clean_tracks.head(40), "song") is None

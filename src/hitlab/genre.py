@@ -50,7 +50,7 @@ from hitlab.features import resolve_features
 from hitlab.modeling import Estimate, Task, TaskResult, fit_task
 from hitlab.modeling.evaluate import bootstrap_indices, class_recall
 from hitlab.modeling.zoo import STRATEGIES, available_models
-from hitlab.songs import group_labels
+from hitlab.songs import group_labels, grouping_note
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -732,6 +732,9 @@ def fit(
                           budgets=budgets, seed=seed, groups=groups, group_by=group_by, n_splits=N_SPLITS,
                           n_boot=n_boot, n_jobs=n_jobs, progress=say,
                           max_trials=max_trials or DEFAULT_TRIALS)
+    note = grouping_note(result.rows, group_by)
+    if note:
+        result.notes.append(note)
     return analyse(result, scheme=scheme, n_boot=n_boot, seed=seed, progress=say)
 
 

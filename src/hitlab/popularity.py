@@ -36,7 +36,7 @@ from hitlab.errors import DataError
 from hitlab.features import NUMERIC_COLUMNS, FeatureSet, feature_frame, resolve_features
 from hitlab.modeling import Task, TaskResult, bootstrap, fit_task
 from hitlab.modeling.zoo import available_models
-from hitlab.songs import group_labels
+from hitlab.songs import group_labels, grouping_note
 
 __all__ = [
     "DEFAULT_TRIALS",
@@ -516,6 +516,9 @@ def fit(
         result = fit_task(tracks, task, models=models, budget=SAFETY_FACTOR * budget, budgets=budgets,
                           seed=seed, groups=groups, group_by=group_by, n_boot=n_boot, n_jobs=n_jobs,
                           progress=say, max_trials=max_trials, trials=trials)
+    note = grouping_note(result.rows, group_by)
+    if note:
+        result.notes.append(note)
     say("OLS summary and variance inflation factors")
     notes: list[str] = []
     try:

@@ -45,7 +45,16 @@ from scipy.sparse.csgraph import connected_components
 from hitlab.errors import ConfigError
 from hitlab.labels import normalize_artist
 
-__all__ = ["GROUP_BY", "SongReport", "add_song_ids", "find_songs", "group_labels", "song_keys", "title_key"]
+__all__ = [
+    "GROUP_BY",
+    "SongReport",
+    "add_song_ids",
+    "find_songs",
+    "group_labels",
+    "grouping_note",
+    "song_keys",
+    "title_key",
+]
 
 #: How rows can be grouped for splitting (``song``, the default, groups most).
 GROUP_BY = ("song", "track", "artist")
@@ -213,6 +222,24 @@ def add_song_ids(tracks: pd.DataFrame, report: Any) -> pd.DataFrame:
 
 def _has_values(tracks: pd.DataFrame, column: str) -> bool:
     return column in tracks.columns and bool(tracks[column].notna().any())
+
+
+def grouping_note(tracks: pd.DataFrame, group_by: str) -> str | None:
+    """A line for the report when the grouping falls back to track ids for some rows, else None."""
+    if group_by == "track" or len(tracks) == 0:
+        return None
+    if group_by == "song":
+        named = _column(tracks, "artist_name").notna() & _column(tracks, "track_name").notna()
+        named |= _column(tracks, "isrc").notna()
+        what = "an artist and title (or an ISRC)"
+    else:
+        named = _column(tracks, "artist_id").notna() | _column(tracks, "artist_name").notna()
+        what = "an artist id or name"
+    alone = int((~named).sum())
+    if not alone:
+        return None
+    return (f"{alone:,} of {len(tracks):,} tracks lack {what}: each is its own {group_by} group "
+            "in the split")
 
 
 def group_labels(tracks: pd.DataFrame, group_by: str = "song") -> np.ndarray:
