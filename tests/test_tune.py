@@ -18,7 +18,7 @@ from hitlab.songs import group_labels
 def popularity_run(tracks_slice: pd.DataFrame):
     task = Task("popularity", "regression", "popularity", resolve_features("popularity"), "mae")
     return fit_task(
-        tracks_slice, task, models=["ridge", "lightgbm"], budget=3, max_trials=2, n_boot=50, seed=0, n_jobs=1
+        tracks_slice, task, models=["ridge", "lightgbm"], max_trials=2, n_boot=50, seed=0, n_jobs=1
     )
 
 
@@ -30,7 +30,6 @@ def genre_run(tracks_slice: pd.DataFrame):
         task,
         models=["logistic"],
         strategies=("none", "smote"),
-        budget=3,
         max_trials=1,
         n_boot=50,
         seed=0,
@@ -94,7 +93,7 @@ def test_tuning_is_reproducible_with_a_seed(train_part) -> None:
     features, X, y, folds = train_part
     spec = get_model("regression", "decision_tree")
     runs = [
-        tune(spec, features, X, y, folds, metric="mae", budget=60, max_trials=5, seed=s) for s in (3, 3, 4)
+        tune(spec, features, X, y, folds, metric="mae", max_trials=5, seed=s) for s in (3, 3, 4)
     ]
     assert runs[0].params == runs[1].params and runs[0].score == runs[1].score
     assert runs[0].n_trials == 5
