@@ -106,7 +106,7 @@ def test_grouped_resamples_keep_groups_whole_but_the_last_cut_one() -> None:
 
 def test_artist_grouped_intervals_are_wider_on_real_tracks(clean_tracks) -> None:
     """Tracks of one artist are alike in popularity, so resampling artists widens the CI."""
-    from hitlab.modeling.split import group_labels
+    from hitlab.songs import group_labels
 
     y = clean_tracks["popularity"].to_numpy(dtype=float)
     pred = np.full_like(y, np.median(y))
@@ -120,10 +120,11 @@ def test_artist_grouped_intervals_are_wider_on_real_tracks(clean_tracks) -> None
 def test_fit_task_reports_artist_grouped_intervals(tracks_slice) -> None:
     from hitlab.features import resolve_features
     from hitlab.modeling import Task, fit_task
+    from hitlab.songs import group_labels
 
     task = Task("popularity", "regression", "popularity", resolve_features("popularity"), "mae")
     result = fit_task(tracks_slice, task, models=["linear"], budget=1, max_trials=1, n_boot=100, seed=0,
-                      n_jobs=1, group_by="artist")
+                      n_jobs=1, groups=group_labels(tracks_slice, "artist"), group_by="artist")
     groups = result.test_groups
     assert all(str(g).startswith(("a:", "n:", "t:")) for g in groups)
     expected = bootstrap(["mae"], result.y_test, result.best.prediction, n_boot=100, seed=0, groups=groups)

@@ -28,9 +28,10 @@ def result(tracks_slice: pd.DataFrame, test_frame_hash: dict) -> genre.GenreResu
     """The genre analysis on 4,000 real tracks: LightGBM x 4 strategies + logistic, tiny budgets."""
     from hitlab.features import feature_frame, resolve_features
     from hitlab.modeling.split import outer_split
+    from hitlab.songs import group_labels
 
     rows = tracks_slice[tracks_slice["genre"].notna()]
-    split = outer_split(rows, group_by="track", test_size=0.33, seed=0)
+    split = outer_split(group_labels(rows, "song"), group_by="song", test_size=0.33, seed=0)
     X_test = feature_frame(rows, resolve_features("genre")).iloc[split.test]
     test_frame_hash["before"] = pd.util.hash_pandas_object(X_test, index=True).to_numpy().copy()
     test_frame_hash["index"] = X_test.index
@@ -144,7 +145,8 @@ def test_outputs_and_section_render(result: genre.GenreResult, tmp_path: Path) -
     manifest = json.loads((tmp_path / "models" / "genre.json").read_text())
     assert set(manifest["class_counts"]) == set(result.fit.classes or [])
     assert manifest["scheme"] == "playlist" and manifest["expected_calibration_error"]["value"] >= 0
-    assert (tmp_path / "models" / "genre_holdout.csv").exists()
+    assert (tmp_path / "models" / "genre_test_predictions.csv").exists()
+    assert (tmp_path / "models" / "genre_reload_check.csv").exists()
     assert summary["files"]["model"] == "models/genre.skops"
     for stem in ("genre_confusion_lightgbm", "genre_confusion_lightgbm_smote", "genre_calibration"):
         assert (tmp_path / "figures" / f"{stem}.png").exists()

@@ -38,7 +38,7 @@ def test_a_saved_model_reloads_and_predicts_identically(
     np.testing.assert_allclose(loaded.predict(fitted.rows), expected, rtol=1e-10, atol=1e-9)
     assert loaded.manifest["features"] == fitted.features.to_dict()
     assert loaded.manifest["sha256"] == sha256_file(saved)
-    assert loaded.manifest["split"]["group_by"] == "track"
+    assert loaded.manifest["split"]["group_by"] == "row"  # fit_task without groups: one row, one group
     assert loaded.manifest["metrics"]["mae"]["model"]["value"] == fitted.best.metrics["mae"].value
 
 

@@ -69,7 +69,9 @@ def test_leaderboard_has_every_candidate_with_cis_and_speed(result) -> None:
         assert (board[f"{metric}_low"] <= board[metric]).all() and (
             board[metric] <= board[f"{metric}_high"]
         ).all()
-    assert (board["fit_s"] > 0).all() and (board["predict_rows_per_s"] > 0).all()
+    timings = result.fit.timings()
+    assert (timings["fit_s"] > 0).all() and (timings["predict_rows_per_s"] > 0).all()
+    assert not {"fit_s", "predict_rows_per_s", "tune_s"} & set(board.columns)  # the same on any machine
     assert board["chosen"].sum() == 1
 
 
@@ -124,7 +126,7 @@ def test_the_popularity_stage_writes_its_folder_and_a_loadable_model(
     for block in section["blocks"]:
         assert (folder / (block.get("csv") or block["file"])).is_file()
     summary = run.results["popularity"]
-    assert summary["split"]["group_by"] == "track" and summary["split"]["seed"] == 3
+    assert summary["split"]["group_by"] == config.group_by and summary["split"]["seed"] == 3
     loaded = load_model(folder / summary["files"]["model"])
     tracks = pd.read_parquet(folder / "tracks.parquet")
     np.testing.assert_allclose(

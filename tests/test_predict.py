@@ -29,18 +29,18 @@ def run_folder(tmp_path_factory) -> Path:
 def held_out(run_folder) -> pd.DataFrame:
     """The run's held-out tracks, as a user would pass them (canonical table)."""
     tracks = pd.read_parquet(run_folder / "tracks.parquet")
-    check = pd.read_csv(run_folder / "models" / "popularity_holdout.csv")
+    check = pd.read_csv(run_folder / "models" / "popularity_reload_check.csv")
     return tracks.set_index("track_id").loc[check["track_id"]].reset_index()
 
 
 def test_round_trip_matches_the_in_run_predictions(run_folder, held_out):
     predictor = hitlab.load(run_folder)
     out = predictor.predict(hitlab.schema.coerce(held_out))
-    pop_check = pd.read_csv(run_folder / "models" / "popularity_holdout.csv")
+    pop_check = pd.read_csv(run_folder / "models" / "popularity_reload_check.csv")
     assert out["track_id"].tolist() == pop_check["track_id"].tolist()
     np.testing.assert_allclose(out["predicted_popularity"], pop_check["predicted"].clip(0, 100), rtol=1e-7)
     assert (out["genre_used_for_popularity"] == "given").all()
-    genre_check = pd.read_csv(run_folder / "models" / "genre_holdout.csv").set_index("track_id")
+    genre_check = pd.read_csv(run_folder / "models" / "genre_reload_check.csv").set_index("track_id")
     proba = genre_check.loc[out["track_id"]].filter(like="proba_").to_numpy()
     names = np.array([c.removeprefix("proba_") for c in genre_check.filter(like="proba_").columns])
     assert (out["genre_1"].to_numpy() == names[proba.argmax(axis=1)]).all()

@@ -11,13 +11,14 @@ from hitlab.modeling import Task, fit_task
 from hitlab.modeling.split import inner_folds, outer_split
 from hitlab.modeling.tune import tune
 from hitlab.modeling.zoo import get_model
+from hitlab.songs import group_labels
 
 
 @pytest.fixture(scope="module")
 def popularity_run(tracks_slice: pd.DataFrame):
     task = Task("popularity", "regression", "popularity", resolve_features("popularity"), "mae")
     return fit_task(
-        tracks_slice, task, models=["ridge", "lightgbm"], budget=3, max_trials=2, n_boot=50, seed=0, n_jobs=1
+        tracks_slice, task, models=["ridge", "lightgbm"], max_trials=2, n_boot=50, seed=0, n_jobs=1
     )
 
 
@@ -29,10 +30,10 @@ def genre_run(tracks_slice: pd.DataFrame):
         task,
         models=["logistic"],
         strategies=("none", "smote"),
-        budget=3,
         max_trials=1,
         n_boot=50,
         seed=0,
+        groups=group_labels(tracks_slice, "artist"),
         group_by="artist",
         n_jobs=1,
     )
@@ -62,8 +63,10 @@ def test_the_best_candidate_is_chosen_by_cross_validation_not_by_the_test_score(
     board = result.leaderboard()
     assert board["chosen"].sum() == 1
     assert set(board["model"]) == {result.task.baseline, *(c.model for c in contenders)}
-    for column in ("fit_s", "predict_rows_per_s", "trials"):
-        assert (board[column] > 0).all()
+    assert (board["trials"] > 0).all() and not board["clock_capped"].any()
+    timings = result.timings()
+    for column in ("fit_s", "predict_rows_per_s", "tune_s"):
+        assert (timings[column] > 0).all()
 
 
 def test_genre_candidates_cross_models_and_strategies(genre_run) -> None:
@@ -79,7 +82,7 @@ def test_genre_candidates_cross_models_and_strategies(genre_run) -> None:
 @pytest.fixture(scope="module")
 def train_part(tracks_slice: pd.DataFrame):
     features = resolve_features("popularity").without(["time_signature"], "empty")
-    split = outer_split(tracks_slice, seed=0)
+    split = outer_split(group_labels(tracks_slice, "song"), seed=0)
     rows = tracks_slice.iloc[split.train]
     X = feature_frame(rows, features)
     y = rows["popularity"].astype(float).to_numpy()
@@ -90,7 +93,7 @@ def test_tuning_is_reproducible_with_a_seed(train_part) -> None:
     features, X, y, folds = train_part
     spec = get_model("regression", "decision_tree")
     runs = [
-        tune(spec, features, X, y, folds, metric="mae", budget=60, max_trials=5, seed=s) for s in (3, 3, 4)
+        tune(spec, features, X, y, folds, metric="mae", max_trials=5, seed=s) for s in (3, 3, 4)
     ]
     assert runs[0].params == runs[1].params and runs[0].score == runs[1].score
     assert runs[0].n_trials == 5
@@ -102,6 +105,7 @@ def test_the_first_trial_is_the_default_and_the_budget_stops_the_study(train_par
     spec = get_model("regression", "decision_tree")
     result = tune(spec, features, X, y, folds, metric="mae", budget=1e-6, max_trials=50, seed=0)
     assert result.n_trials == 1
+    assert result.clock_capped and result.planned_trials == 50
     first = result.history.iloc[0]
     assert first["max_depth"] == spec.defaults["max_depth"]
     assert first["min_samples_leaf"] == spec.defaults["min_samples_leaf"]

@@ -67,7 +67,8 @@ def test_every_classifier_fits_and_gives_probabilities(small: pd.DataFrame, name
     ("model", "strategy", "check"),
     [
         ("lightgbm", "class_weight", lambda p: p.named_steps["model"].class_weight == "balanced"),
-        ("random_forest", "smote", lambda p: type(p.named_steps["sample"]).__name__ == "SMOTE"),
+        ("random_forest", "smote", lambda p: list(p.named_steps) == ["fill", "sample", "prep", "model"]
+         and type(p.named_steps["sample"]).__name__ == "SmallClassSMOTE"),
         ("logistic", "undersample", lambda p: type(p.named_steps["sample"]).__name__ == "RandomUnderSampler"),
         ("logistic", "none", lambda p: list(p.named_steps) == ["prep", "model"]),
     ],
@@ -146,3 +147,117 @@ def test_the_lightgbm_search_space_keeps_the_tree_budget(kind: str) -> None:
     assert low <= min(rounds) and max(rounds) <= high
     assert max(rounds) > (low + high) / 2  # the space really spans the range, not a constant
     assert low <= spec.defaults["n_estimators"] <= high
+
+
+# --------------------------------------------------------------------------- trial 0 = the defaults
+
+ENTRIES = [(kind, name) for kind in zoo.KINDS for name in zoo._REGISTRY[kind]]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(("kind", "name"), ENTRIES)
+def test_trial_0_of_every_zoo_entry_is_all_of_its_defaults(small: pd.DataFrame, kind: str, name: str) -> None:
+    """Issue 13: ridge's trial 0 had alpha 1.96, not 1.0; the MLP's (64, 64), not (32,)."""
+    from hitlab.modeling.split import inner_folds
+    from hitlab.modeling.tune import _replay, first_trial, tune
+
+    spec = zoo._REGISTRY[kind][name]
+    first = first_trial(spec)  # every dimension of the space has its default, inside its range
+    replayed = _replay(spec, first)
+    assert replayed == {k: spec.defaults[k] for k in replayed}
+    if spec.space is None:
+        assert first == {}
+        return
+    assert replayed, "a tunable entry must start from explicit defaults"
+    if not spec.is_available():
+        pytest.skip(f"{name} needs {spec.requires}")
+    task = "popularity" if kind == "regression" else "genre"
+    features = resolve_features(task).without(["time_signature"], "empty") if kind == "regression" \
+        else resolve_features(task)
+    rows = small.head(300)
+    X = feature_frame(rows, features)
+    y = rows["popularity"].astype(float).to_numpy() if kind == "regression" \
+        else pd.factorize(rows["genre"], sort=True)[0]
+    folds = inner_folds(np.arange(len(rows)).astype(str), n_splits=2, seed=0)
+    metric = "mae" if kind == "regression" else "log_loss"
+    result = tune(spec, features, X, y, folds, metric=metric, max_trials=1, seed=0, n_jobs=1,
+                  n_classes=None if kind == "regression" else int(y.max()) + 1)
+    sampled = {k: v for k, v in result.history.iloc[0].items() if k not in ("trial", "state", "score")}
+    assert _replay(spec, sampled) == replayed
+    assert result.params == spec.defaults
+
+
+def test_the_genre_starting_parameters_are_trial_0_too() -> None:
+    import dataclasses
+
+    from hitlab import genre
+    from hitlab.modeling.tune import _replay, first_trial
+
+    starts = {**genre.ZOO_PARAMS, "lightgbm": genre.LIGHTGBM_PARAMS}
+    for name, params in [*starts.items(), ("lightgbm", genre.QUICK_LIGHTGBM_PARAMS)]:
+        spec = get_model("classification", name)
+        spec = dataclasses.replace(spec, defaults={**spec.defaults, **params})
+        replayed = _replay(spec, first_trial(spec))
+        assert replayed == {k: spec.defaults[k] for k in replayed}, name
+
+
+def test_a_default_outside_the_space_is_refused() -> None:
+    import dataclasses
+
+    from hitlab.modeling.tune import first_trial
+
+    spec = get_model("regression", "ridge")
+    with pytest.raises(ConfigError, match=r"default alpha=5000\.0 lies outside its search space"):
+        first_trial(dataclasses.replace(spec, defaults={"alpha": 5000.0}))
+    with pytest.raises(ConfigError, match="defaults give no value for alpha"):
+        first_trial(dataclasses.replace(spec, defaults={}))
+
+
+# --------------------------------------------------------------------------- SMOTE on mixed data
+
+
+def test_smote_rows_have_only_whole_category_values(small: pd.DataFrame) -> None:
+    """Issue 13: SMOTE on one-hot columns made fractional keys and modes (93% of synthetic rows)."""
+    features = resolve_features("genre")
+    assert features.categorical  # key and mode
+    X = feature_frame(small, features)
+    y = pd.factorize(small["genre"], sort=True)[0]
+    pipeline = build_pipeline(get_model("classification", "logistic"), features, strategy="smote", seed=0)
+    filled = pipeline.named_steps["fill"].fit_transform(X)
+    X_res, _ = pipeline.named_steps["sample"].fit_resample(filled, y)
+    synthetic = X_res.iloc[len(X):]
+    assert len(synthetic) > 100
+    for column in features.categorical:
+        assert set(synthetic[column]) <= set(X[column]), column
+    prep = pipeline.named_steps["prep"].fit(X_res)
+    encoded = prep.transform(synthetic)
+    names = prep.get_feature_names_out()
+    for column in features.categorical:
+        block = encoded[:, [i for i, n in enumerate(names) if n.startswith(f"cat__{column}_")]]
+        assert np.isin(block, (0.0, 1.0)).all(), column
+        np.testing.assert_array_equal(block.sum(axis=1), 1.0)
+
+
+def test_smote_adapts_to_small_classes_and_skips_a_single_row_class() -> None:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=23), "key": rng.choice(["1", "2"], size=23)})
+    sampler = zoo.SmallClassSMOTE(("key",), random_state=0)
+    y = np.array([0] * 20 + [1] * 3)
+    _, y_res = sampler.fit_resample(X, y)
+    assert (np.bincount(y_res) == 20).all() and "2 neighbour(s) instead of 5" in sampler.note_
+    y_one = np.array([0] * 20 + [1] * 2 + [2])
+    X_same, _ = sampler.fit_resample(X, y_one)
+    assert X_same is X and "class 2 has 1 row(s)" in sampler.note_
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_genre_with_two_tracks_does_not_crash_any_strategy(tracks_slice: pd.DataFrame) -> None:
+    from hitlab import genre
+
+    rows = tracks_slice[tracks_slice["genre"].notna()].head(500)
+    rare = rows["genre"].value_counts().index[-1]
+    keep = (rows["genre"] != rare) | (rows.groupby("genre").cumcount() < 2)
+    tiny = rows[keep.to_numpy()]
+    assert (tiny["genre"] == rare).sum() == 2
+    result = genre.fit(tiny, models=[], quick=True, n_boot=20, seed=1, max_trials=1)
+    assert {c.strategy for c in result.fit.candidates} == {"none", "undersample", "smote", "class_weight"}

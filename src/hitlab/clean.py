@@ -38,6 +38,7 @@ import pandas as pd
 
 from hitlab import schema
 from hitlab.errors import ConflictError
+from hitlab.songs import add_song_ids
 
 __all__ = ["CleanResult", "CleaningReport", "CleaningStep", "clean"]
 
@@ -389,7 +390,7 @@ def clean(
 
     report.rows_out = len(tracks)
     report.check()
-    tracks = tracks.copy()
+    tracks = add_song_ids(tracks, report)
     attrs["absent_features"] = absent
     tracks.attrs = attrs
     return CleanResult(tracks=tracks, report=report)

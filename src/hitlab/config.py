@@ -174,7 +174,7 @@ class RunConfig(BaseModel):
         ge=1,
     )
     group_by: Literal["song", "track", "artist"] = _field(
-        "track",
+        "song",
         expected="'song', 'track' or 'artist'",
         help="Split groups: 'song' (one song's releases together), 'track' or 'artist'.",
     )

@@ -30,7 +30,7 @@ from hitlab.config import RunConfig
 from hitlab.datasets import load_mapping, load_tidytuesday, read_artists, read_tracks
 from hitlab.datasets.builtin import TIDYTUESDAY_FILE
 from hitlab.eda import eda_figures
-from hitlab.errors import ConfigError, DataError
+from hitlab.errors import DataError
 from hitlab.labels import LabelReport, TagJoinReport, attach_artist_tags, label_tracks
 from hitlab.plots import save_figure
 from hitlab.report import write_report
@@ -231,7 +231,8 @@ def write_task_outputs(
     :class:`hitlab.genre.GenreResult`) with ``tables()``, ``figures()``, ``section()``,
     ``summary()`` and ``fit`` (the :class:`~hitlab.modeling.TaskResult`). Writes
     ``<name>/*.csv``, ``figures/<stem>.png``, ``models/<name>.skops`` with its manifest
-    (plus the result's ``manifest_extras()`` when it has them) and held-out predictions,
+    (plus the result's ``manifest_extras()`` when it has them), the held-out predictions of the
+    training-part model and the saved model's reload check (see :meth:`~hitlab.modeling.TaskResult.save`),
     ``<name>/section.json`` for the report and ``<name>/summary.json``.
     """
     folder = Path(folder)
@@ -253,8 +254,8 @@ def write_task_outputs(
             manifest.update(result.manifest_extras())
             manifest_file.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", "utf-8")
         files["model"] = saved.relative_to(folder).as_posix()
-        holdout = saved.with_name(f"{saved.stem}_holdout.csv")
-        files["holdout_predictions"] = holdout.relative_to(folder).as_posix()
+        for kind in ("test_predictions", "reload_check"):
+            files[kind] = saved.with_name(f"{saved.stem}_{kind}.csv").relative_to(folder).as_posix()
     section = result.section(figure_files)
     (folder / name / "section.json").write_text(json.dumps(section, indent=2, default=_json_default) + "\n")
     summary = result.summary()
@@ -327,7 +328,7 @@ def write_analysis_outputs(
 
 
 def _split_groups(state: _State) -> Any:
-    from hitlab.modeling.split import group_labels
+    from hitlab.songs import group_labels
 
     assert state.tracks is not None
     return group_labels(state.tracks, state.config.group_by)
@@ -377,15 +378,7 @@ STAGES: list[tuple[str, Callable[[_State], None]]] = [
 
 def _check_before_writing(config: RunConfig) -> Path:
     """Every check that needs no disk write: inputs readable, --out usable, the name plain."""
-    from hitlab.modeling.split import GROUP_BY
-
     check_inputs(config)
-    modelling = [s for s in ("popularity", "genre") if s in config.stages]
-    if modelling and config.group_by not in GROUP_BY:
-        raise ConfigError(
-            f"group_by {config.group_by!r} is not available in this version (the {', '.join(modelling)} "
-            f"stage needs one of {', '.join(GROUP_BY)}); pass --group-by track"
-        )
     return check_run_target(config.out, run_name_of(config))
 
 

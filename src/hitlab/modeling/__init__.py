@@ -1,6 +1,6 @@
 """The shared modelling mechanism: one train / tune / evaluate / save loop for every task.
 
-- :mod:`~hitlab.modeling.split`: grouped outer split and grouped inner folds;
+- :mod:`~hitlab.modeling.split`: grouped outer split and grouped inner folds (groups come from the caller);
 - :mod:`~hitlab.modeling.zoo`: registry of estimators (in Pipelines) + search spaces + imbalance strategies;
 - :mod:`~hitlab.modeling.tune`: budgeted, seeded Optuna tuning on the inner folds;
 - :mod:`~hitlab.modeling.evaluate`: metrics with bootstrap 95% CIs;
@@ -10,7 +10,7 @@
 
 from hitlab.modeling.evaluate import METRICS, Estimate, bootstrap, class_recall, score
 from hitlab.modeling.persist import SavedModel, load_model, save_model
-from hitlab.modeling.split import Split, group_labels, inner_folds, outer_split
+from hitlab.modeling.split import Split, as_groups, inner_folds, outer_split
 from hitlab.modeling.task import Candidate, Task, TaskResult, fit_task
 from hitlab.modeling.tune import TuneResult, tune
 from hitlab.modeling.zoo import (
@@ -36,13 +36,13 @@ __all__ = [
     "Task",
     "TaskResult",
     "TuneResult",
+    "as_groups",
     "available_models",
     "bootstrap",
     "build_pipeline",
     "class_recall",
     "fit_task",
     "get_model",
-    "group_labels",
     "inner_folds",
     "load_model",
     "outer_split",

@@ -1,13 +1,15 @@
 """Splits that cannot leak: grouped outer train/test split and grouped inner folds.
 
-The outer split is always grouped: by track id (the same track never sits on both
-sides), or by artist (no artist on both sides). Tuning then uses grouped K-fold
+The modelling package knows nothing about music: the caller passes one group label per
+row (songs, tracks or artists; see :func:`hitlab.songs.group_labels`), and no group is
+ever on both sides of the split or of an inner fold. Tuning then uses grouped K-fold
 cross-validation on the training rows only; :class:`Split` holds positions into the
 task's table, so every later step can check which rows it touches.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,46 +18,43 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold
 
 from hitlab.errors import ConfigError, DataError
-from hitlab.labels import normalize_artist
 
-__all__ = ["GROUP_BY", "Split", "group_labels", "inner_folds", "outer_split"]
+__all__ = ["GroupLabels", "Split", "as_groups", "inner_folds", "outer_split"]
 
-#: How rows can be grouped for splitting.
-GROUP_BY = ("track", "artist")
+#: Group labels: one per row (array-like), or a function of the rows returning them.
+GroupLabels = np.ndarray | Sequence[Any] | Callable[[pd.DataFrame], Any]
 
 
-def group_labels(tracks: pd.DataFrame, group_by: str = "track") -> np.ndarray:
-    """One group label per row: the track id, or the (first) artist.
+def as_groups(
+    groups: GroupLabels | None, rows: pd.DataFrame | None = None, n: int | None = None
+) -> np.ndarray:
+    """Normalise group labels to an object array of one label per row.
 
-    ``"artist"`` uses the first Spotify artist id where known, else the normalised
-    artist name (:func:`hitlab.labels.normalize_artist`); a row with neither falls back
-    to its track id (it can then only share a group with itself).
+    ``groups`` is an array-like of labels, or a callable applied to ``rows``; ``None``
+    makes every row its own group.
 
     Raises
     ------
     ConfigError
-        For an unknown ``group_by``.
+        When the number of labels does not match the number of rows, or a label is missing.
     """
-    if group_by not in GROUP_BY:
-        raise ConfigError(f"group_by must be one of {', '.join(GROUP_BY)}, got {group_by!r}")
-    track_ids = tracks["track_id"].astype("string").to_numpy(dtype=object, na_value="")
-    if group_by == "track":
-        return np.asarray(["t:" + str(t) for t in track_ids], dtype=object)
-    ids = (
-        tracks["artist_id"].astype("string").str.split(",").str[0].str.strip()
-        if "artist_id" in tracks.columns
-        else pd.Series(pd.NA, index=tracks.index, dtype="string")
-    )
-    names = tracks["artist_name"] if "artist_name" in tracks.columns else pd.Series(pd.NA, index=tracks.index)
-    out = np.empty(len(tracks), dtype=object)
-    for i, (aid, name, tid) in enumerate(zip(ids.to_numpy(dtype=object, na_value=None), names, track_ids,
-                                             strict=True)):
-        if aid:
-            out[i] = "a:" + str(aid)
-        else:
-            key = normalize_artist(name)
-            out[i] = "n:" + key if key else "t:" + str(tid)
-    return out
+    size = n if n is not None else (len(rows) if rows is not None else None)
+    if groups is None:
+        if size is None:
+            raise ConfigError("no group labels and no rows to count")
+        return np.asarray([f"r:{i}" for i in range(size)], dtype=object)
+    if callable(groups):
+        if rows is None:
+            raise ConfigError("a group function needs the rows to label")
+        groups = groups(rows)
+    values = list(groups)
+    labels = np.empty(len(values), dtype=object)
+    labels[:] = values
+    if size is not None and labels.size != size:
+        raise ConfigError(f"got {labels.size:,} group label(s) for {size:,} row(s)")
+    if pd.isna(labels).any():
+        raise ConfigError(f"{int(pd.isna(labels).sum()):,} row(s) have no group label")
+    return labels
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class Split:
         Sorted row positions (``iloc``) of the training and test rows; disjoint, and no
         group has rows on both sides.
     groups
-        The group label of every row (see :func:`group_labels`).
+        The group label of every row (as the caller passed them).
     group_by, test_size, seed
         How the split was made (recorded in manifests).
     """
@@ -93,16 +92,16 @@ class Split:
 
 
 def outer_split(
-    tracks: pd.DataFrame, *, group_by: str = "track", test_size: float = 0.33, seed: int = 42
+    groups: Any, *, group_by: str = "group", test_size: float = 0.33, seed: int = 42
 ) -> Split:
-    """Split rows into train and test so that no group (track or artist) is on both sides.
+    """Split rows into train and test so that no group is on both sides.
 
     Parameters
     ----------
-    tracks
-        The task's rows (``track_id``, and ``artist_id``/``artist_name`` for artists).
+    groups
+        One group label per row (array-like); e.g. songs from :func:`hitlab.songs.group_labels`.
     group_by
-        ``"track"`` or ``"artist"``.
+        The name of the grouping, recorded in :meth:`Split.describe` (``"song"``, ``"artist"``...).
     test_size
         Share of groups in the test part (0 < test_size < 1).
     seed
@@ -111,15 +110,18 @@ def outer_split(
     Raises
     ------
     ConfigError
-        For a test size outside (0, 1) or an unknown ``group_by``.
+        For a test size outside (0, 1) or missing group labels.
     DataError
         When there are fewer than two groups to split.
     """
     if not 0 < test_size < 1:
         raise ConfigError(f"test_size must be between 0 and 1, got {test_size}")
-    groups = group_labels(tracks, group_by)
+    if isinstance(groups, pd.DataFrame):
+        raise ConfigError("outer_split takes one group label per row, not a table "
+                          "(see hitlab.songs.group_labels)")
+    groups = as_groups(groups)
     if pd.unique(groups).size < 2:
-        raise DataError(f"cannot split {len(tracks)} row(s) in fewer than two {group_by} groups")
+        raise DataError(f"cannot split {len(groups)} row(s) in fewer than two {group_by} groups")
     splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
     train, test = next(splitter.split(np.zeros(len(groups)), groups=groups))
     return Split(np.sort(train), np.sort(test), groups, group_by, test_size, seed)

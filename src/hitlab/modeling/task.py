@@ -5,16 +5,20 @@ regression or classification, feature set, tuning metric) and:
 
 1. keeps the rows with a target, builds the feature frame, drops feature columns that
    are empty in these rows (noted);
-2. makes the grouped outer split (:func:`~hitlab.modeling.split.outer_split`) and the grouped
-   inner folds over the training rows only;
-3. for each (model, imbalance strategy) candidate: tunes on the inner folds within the
-   budget (:func:`~hitlab.modeling.tune.tune`), refits on the whole training part (timed),
-   predicts the test part (timed), and scores it with bootstrap 95% CIs;
+2. makes the grouped outer split (:func:`~hitlab.modeling.split.outer_split`) over the group
+   labels the caller passes (songs, tracks, artists: the caller knows what they are) and
+   the grouped inner folds over the training rows only;
+3. for each (model, imbalance strategy) candidate: tunes on the inner folds for its trial
+   count (:func:`~hitlab.modeling.tune.tune`; the clock is only a safety cap), refits on the
+   whole training part (timed), predicts the test part (timed), and scores it with
+   bootstrap 95% CIs;
 4. picks the best candidate by its **cross-validated** score (never by the test score),
    and refits it on every row for saving (``refit=True``).
 
 The leaderboard has one row per candidate: the test metrics with their CIs, the CV score,
-fit seconds, predict rows/s, tuning trials and seconds, and the tuned parameters.
+tuning trials run and planned, whether the clock capped tuning, and the tuned parameters;
+it holds no timings, so the same inputs and seed give the same table on any machine.
+:meth:`TaskResult.timings` has the fit seconds, predict rows/s and tuning seconds.
 """
 
 from __future__ import annotations
@@ -35,9 +39,16 @@ from hitlab.errors import ConfigError, DataError
 from hitlab.features import FeatureSet, feature_frame
 from hitlab.modeling.evaluate import METRICS, Estimate, bootstrap, get_metric
 from hitlab.modeling.persist import data_hash, save_model
-from hitlab.modeling.split import Split, inner_folds, outer_split
+from hitlab.modeling.split import GroupLabels, Split, as_groups, inner_folds, outer_split
 from hitlab.modeling.tune import TuneResult, predict_scores, tune
-from hitlab.modeling.zoo import available_models, build_pipeline, fit_params, get_model, missing_models
+from hitlab.modeling.zoo import (
+    available_models,
+    build_pipeline,
+    fit_params,
+    get_model,
+    missing_models,
+    sampler_note,
+)
 
 __all__ = ["Candidate", "Task", "TaskResult", "fit_task"]
 
@@ -149,7 +160,7 @@ class TaskResult:
 
     @property
     def test_groups(self) -> np.ndarray:
-        """The split group (track, or artist with ``group_by="artist"``) of each test row: the
+        """The split group (song, track or artist, as the caller grouped) of each test row: the
         bootstrap CIs resample whole groups (:func:`~hitlab.modeling.evaluate.bootstrap_indices`)."""
         return self.split.groups[self.split.test]
 
@@ -179,10 +190,9 @@ class TaskResult:
                 row[f"{name}_low"] = est.low
                 row[f"{name}_high"] = est.high
             row.update({
-                "fit_s": c.fit_seconds,
-                "predict_rows_per_s": c.predict_rows_per_s,
                 "trials": c.tuning.n_trials,
-                "tune_s": c.tuning.seconds,
+                "planned_trials": c.tuning.planned_trials,
+                "clock_capped": c.tuning.clock_capped,
                 "params": json.dumps(_plain(c.tuning.params), sort_keys=True),
             })
             records.append(row)
@@ -190,6 +200,14 @@ class TaskResult:
         metric = get_metric(self.task.metric)
         return board.sort_values(self.task.metric, ascending=not metric.greater_is_better,
                                  kind="stable").reset_index(drop=True)
+
+    def timings(self) -> pd.DataFrame:
+        """Per candidate: fit seconds, predict rows/s and tuning seconds (they vary with the machine)."""
+        return pd.DataFrame([
+            {"model": c.model, "strategy": c.strategy, "fit_s": c.fit_seconds,
+             "predict_rows_per_s": c.predict_rows_per_s, "tune_s": c.tuning.seconds}
+            for c in self.candidates
+        ])
 
     def _identity(self) -> dict[str, Any]:
         """What was fitted: task, chosen model and strategy, its parameters and features."""
@@ -247,23 +265,35 @@ class TaskResult:
         }
 
     def save(self, path: str) -> Any:
-        """Save :attr:`final` with its manifest (see :mod:`hitlab.modeling.persist`).
+        """Save :attr:`final` with its manifest (see :mod:`hitlab.modeling.persist`), and two checks.
 
-        Beside it, ``<name>_holdout.csv`` holds what the saved model predicts for the
-        held-out test tracks (``track_id`` and the prediction, or one probability column per
-        class), so that a reloaded model can be checked against the run that made it.
+        Beside it:
+
+        - ``<name>_test_predictions.csv``: held-out predictions of the chosen configuration
+          *fitted on the training part only* (``best.pipeline``), for the test tracks
+          (``track_id`` and the prediction, or one probability column per class): what the
+          test metrics were computed from;
+        - ``<name>_reload_check.csv``: what the saved model (:attr:`final`, refitted on every
+          row when ``refit=True``, so these are *not* held-out predictions) predicts for the
+          same tracks, so that a reloaded model can be checked against the run that made it.
         """
         saved = save_model(self.final, path, self.manifest())
-        check = pd.DataFrame({"track_id": self.rows["track_id"].iloc[self.split.test].to_numpy()})
-        if self.classes is not None:
-            proba = self.final.predict_proba(self.X_test)
-            names = [self.classes[int(c)] for c in self.final.classes_]
-            for j, name in enumerate(names):
-                check[f"proba_{name}"] = proba[:, j]
-        else:
-            check["predicted"] = self.final.predict(self.X_test)
-        check.to_csv(saved.with_name(f"{saved.stem}_holdout.csv"), index=False, float_format="%.10g")
+        self._predictions(self.best.pipeline).to_csv(saved.with_name(f"{saved.stem}_test_predictions.csv"),
+                                                     index=False, float_format="%.10g")
+        self._predictions(self.final).to_csv(saved.with_name(f"{saved.stem}_reload_check.csv"), index=False,
+                                             float_format="%.10g")
         return saved
+
+    def _predictions(self, pipeline: Any) -> pd.DataFrame:
+        out = pd.DataFrame({"track_id": self.rows["track_id"].iloc[self.split.test].to_numpy()})
+        if self.classes is not None:
+            proba = pipeline.predict_proba(self.X_test)
+            names = [self.classes[int(c)] for c in pipeline.classes_]
+            for j, name in enumerate(names):
+                out[f"proba_{name}"] = proba[:, j]
+        else:
+            out["predicted"] = pipeline.predict(self.X_test)
+        return out
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
@@ -302,11 +332,13 @@ def fit_task(
     strategies: Sequence[str] = ("none",),
     pairs: Sequence[tuple[str, str]] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
-    budget: float = 20.0,
+    budget: float | None = None,
     budgets: dict[str, float] | None = None,
     max_trials: int | None = None,
+    trials: Mapping[str, int] | None = None,
     seed: int = 42,
-    group_by: str = "track",
+    groups: GroupLabels | None = None,
+    group_by: str | None = None,
     test_size: float = 0.33,
     n_splits: int = 3,
     n_boot: int = 1000,
@@ -334,13 +366,22 @@ def fit_task(
         Per model name, estimator parameters laid over the zoo entry's defaults (the
         starting point of tuning, and what is fitted when the budget allows one trial).
     budget
-        Tuning seconds per candidate; ``budgets`` overrides it per model name.
+        Safety cap on the tuning seconds of each candidate (``None``: none); ``budgets``
+        overrides it per model name. A cap that stops tuning before its trial count is
+        reported (leaderboard ``clock_capped``, a note).
     max_trials
-        Cap on tuning trials per candidate (default: the zoo entry's own cap).
+        Tuning trials of every candidate (default: ``trials`` per model name, else the zoo
+        entry's own count). Trials, not seconds, end tuning, so runs repeat on any machine.
     seed
         Seed of the split, folds, tuner, estimators and bootstrap.
+    groups
+        One split-group label per row of ``tracks`` (array-like), or a function of the
+        task's rows returning one per row; ``None``: every row is its own group. No group is
+        on both sides of the split or of a fold. The modelling package does not know what
+        the groups are: :func:`hitlab.songs.group_labels` makes song, track or artist groups.
     group_by
-        ``"track"`` or ``"artist"``: no group on both sides of the split or of a fold.
+        The name of the grouping, recorded in the manifest (default ``"row"`` without
+        ``groups``, ``"group"`` with them).
     test_size, n_splits
         Share of groups held out for testing; inner cross-validation folds.
     n_boot
@@ -367,7 +408,15 @@ def fit_task(
     metric = get_metric(task.metric)
     if metric.kind != task.kind:
         raise ConfigError(f"metric {task.metric!r} is a {metric.kind} metric, the task is {task.kind}")
-    rows = tracks[tracks[task.target].notna()]
+    has_target = tracks[task.target].notna().to_numpy()
+    rows = tracks[has_target]
+    if callable(groups):
+        row_groups = as_groups(groups, rows)
+    elif groups is not None:
+        row_groups = as_groups(groups, n=len(tracks))[has_target]
+    else:
+        row_groups = as_groups(None, n=len(rows))
+    group_name = group_by or ("row" if groups is None else "group")
     if len(rows) == 0:
         raise DataError(f"no track has a {task.target!r} value")
     if len(rows) < len(tracks):
@@ -392,7 +441,7 @@ def fit_task(
         y = np.asarray([lookup[v] for v in labels], dtype=np.int64)
     else:
         y = pd.to_numeric(rows[task.target], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
-    split = outer_split(rows, group_by=group_by, test_size=test_size, seed=seed)
+    split = outer_split(row_groups, group_by=group_name, test_size=test_size, seed=seed)
     train, test = split.train, split.test
     X_train, y_train = X.iloc[train], y[train]
     folds = inner_folds(split.groups[train], y_train if classes is not None else None,
@@ -410,11 +459,20 @@ def fit_task(
     for model_name, strategy in pairs:
         spec = spec_of(model_name)
         model_budget = (budgets or {}).get(model_name, budget)
+        model_trials = max_trials or (trials or {}).get(model_name)
         label = model_name if strategy == "none" else f"{model_name} + {strategy}"
-        say(f"{label}: tuning ({model_budget:g} s budget)")
+        planned = 1 if spec.space is None else (model_trials or spec.max_trials)
+        say(f"{label}: tuning ({planned} trial{'s' if planned > 1 else ''})")
         tuning = tune(spec, features, X_train, y_train, folds, metric=task.metric, strategy=strategy,
-                      budget=model_budget, max_trials=max_trials, seed=seed, n_jobs=n_jobs,
+                      budget=model_budget, max_trials=model_trials, seed=seed, n_jobs=n_jobs,
                       n_classes=n_classes)
+        if tuning.clock_capped:
+            notes.append(f"{label}: the {model_budget:g} s safety cap stopped tuning after {tuning.n_trials} "
+                         f"of {tuning.planned_trials} trials; this run will not repeat exactly on another "
+                         "machine (raise --budget, or lower --trials)")
+        for note in tuning.notes:
+            if f"{label}: {note}" not in notes:
+                notes.append(f"{label}: {note}")
         pipeline = build_pipeline(spec, features, params=tuning.params, strategy=strategy, seed=seed,
                                   n_jobs=n_jobs)
         t0 = time.perf_counter()
@@ -422,6 +480,9 @@ def fit_task(
             warnings.simplefilter("ignore", ConvergenceWarning)
             pipeline.fit(X_train, y_train, **fit_params(pipeline, strategy, y_train))
         fit_seconds = time.perf_counter() - t0
+        note = sampler_note(pipeline)
+        if note and f"{label}: {note}" not in notes:
+            notes.append(f"{label}: {note}")
         t0 = time.perf_counter()
         pred, proba = predict_scores(pipeline, X.iloc[test], task.kind)
         predict_seconds = max(time.perf_counter() - t0, 1e-9)

@@ -1,17 +1,18 @@
-"""Budgeted, seeded hyper-parameter tuning with Optuna on grouped inner folds.
+"""Seeded hyper-parameter tuning with Optuna on grouped inner folds, bounded by a trial count.
 
-Why Optuna rather than scikit-learn's successive-halving search: the budget here is
-*seconds per model*, and Optuna stops a study on a wall-clock ``timeout`` natively; its
-TPE sampler spends a small number of trials better than random candidates; it prunes a
-bad trial after its first fold; spaces can be conditional (MLP width x depth); and the
-spec's default parameters are enqueued as the first trial, so tuning never ends worse
-than the defaults. Halving search would need a fixed candidate list and a resource
-(rows or trees) that does not suit every zoo member.
+Why Optuna rather than scikit-learn's successive-halving search: its TPE sampler spends a
+small number of trials better than random candidates; it prunes a bad trial after its
+first fold; spaces can be conditional (MLP width x depth); and the spec's default
+parameters are enqueued as the first trial (every one of them: :func:`first_trial`), so
+tuning never ends worse, by the cross-validated score, than the defaults. Halving search
+would need a fixed candidate list and a resource (rows or trees) that does not suit every
+zoo member.
 
-Reproducibility: the sampler is seeded, so the same seed and the same number of
-trials give the same result. The time budget can cut a study short on a slower machine;
-the number of trials actually run is recorded (``TuneResult.n_trials``); pass
-``max_trials`` with a generous budget for bit-for-bit repeatable runs.
+Repeatable by default: a study runs ``max_trials`` trials (the zoo entry's own count when
+not given). The sampler is seeded, so the same seed and data give the same trials on any
+machine, busy or idle. ``budget`` (seconds) is only a safety cap: when the clock stops a
+study before its trial count, :attr:`TuneResult.clock_capped` says so and the callers
+report it (leaderboard column ``clock_capped``, a note in the summary).
 
 The tuner only ever receives the training part: ``X``/``y`` are the training rows and
 ``folds`` index into them. ``TuneResult.seen`` lists the index labels of every row a
@@ -31,12 +32,13 @@ import optuna
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
+from hitlab.errors import ConfigError
 from hitlab.features import FeatureSet
 from hitlab.modeling import scoring
 from hitlab.modeling.evaluate import get_metric, score
-from hitlab.modeling.zoo import ModelSpec, build_pipeline, fit_params
+from hitlab.modeling.zoo import ModelSpec, build_pipeline, fit_params, sampler_note
 
-__all__ = ["TuneResult", "predict_scores", "tune"]
+__all__ = ["TuneResult", "first_trial", "predict_scores", "tune"]
 
 
 @dataclass
@@ -49,6 +51,9 @@ class TuneResult:
     n_trials: int
     seconds: float
     history: pd.DataFrame
+    planned_trials: int = 1
+    clock_capped: bool = False
+    notes: list[str] = field(default_factory=list)
     seen: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=object))
 
 
@@ -75,6 +80,31 @@ def _trial_params(spec: ModelSpec, trial: optuna.Trial) -> dict[str, Any]:
     return params
 
 
+def first_trial(spec: ModelSpec) -> dict[str, Any]:
+    """The sampled values of trial 0: every dimension of the space set from ``spec.defaults``.
+
+    Raises
+    ------
+    ConfigError
+        When the defaults leave a dimension of the space unset, or a default lies outside
+        its range or choices (trial 0 would then not be the defaults).
+    """
+    if spec.space is None:
+        return {}
+    values = spec.space_values(spec.defaults) if spec.space_values else dict(spec.defaults)
+    dims = _space_dims(spec)
+    missing = sorted(set(dims) - set(values))
+    if missing:
+        raise ConfigError(f"model {spec.name!r}: defaults give no value for {', '.join(missing)} of its "
+                          "search space (trial 0 must be the defaults)")
+    first = {name: values[name] for name in dims}
+    for name, dist in dims.items():
+        if not dist._contains(dist.to_internal_repr(first[name])):
+            raise ConfigError(f"model {spec.name!r}: default {name}={first[name]!r} lies outside its search "
+                              f"space {dist}")
+    return first
+
+
 def tune(
     spec: ModelSpec,
     features: FeatureSet,
@@ -84,13 +114,13 @@ def tune(
     *,
     metric: str,
     strategy: str = "none",
-    budget: float = 20.0,
+    budget: float | None = None,
     max_trials: int | None = None,
     seed: int = 42,
     n_jobs: int = -1,
     n_classes: int | None = None,
 ) -> TuneResult:
-    """Tune ``spec`` on the given folds of the training rows, within ``budget`` seconds.
+    """Tune ``spec`` on the given folds of the training rows: ``max_trials`` trials, the defaults first.
 
     Parameters
     ----------
@@ -106,21 +136,24 @@ def tune(
     strategy
         Imbalance strategy (classification).
     budget
-        Wall-clock seconds for the study (checked between trials).
+        Safety cap in wall-clock seconds (checked between trials; ``None``: no cap). The
+        first trial (the defaults) always runs.
     max_trials
-        Upper bound on trials (default: ``spec.max_trials``; 1 when nothing is tunable).
+        Trials to run (default: ``spec.max_trials``; 1 when nothing is tunable).
     seed, n_jobs
         Seed of the sampler and estimators; estimator threads.
 
     Returns
     -------
     TuneResult
-        Best parameters (spec defaults merged), their mean CV score, trials run and time.
+        Best parameters (spec defaults merged), their mean CV score, trials run and planned,
+        whether the clock cut the study short, and time.
     """
     m = get_metric(metric)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    trials_cap = 1 if spec.space is None else (max_trials or spec.max_trials)
+    planned = 1 if spec.space is None else (max_trials or spec.max_trials)
     seen: set[Any] = set()
+    notes: list[str] = []
     index = X.index
 
     def objective(trial: optuna.Trial) -> float:
@@ -136,6 +169,9 @@ def tune(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 pipeline.fit(X_fit, y_fit, **fit_params(pipeline, strategy, y_fit))
+            note = sampler_note(pipeline)
+            if note and note not in notes:
+                notes.append(note)
             pred, proba = predict_scores(pipeline, X_valid, spec.kind)
             if proba is not None and n_classes is not None and proba.shape[1] < n_classes:
                 proba = np.pad(proba, ((0, 0), (0, n_classes - proba.shape[1])))
@@ -145,31 +181,20 @@ def tune(
                 raise optuna.TrialPruned()
         return float(np.mean(values))
 
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(2, trials_cap // 3)))
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(2, planned // 3)))
     pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
     study = optuna.create_study(
         direction="maximize" if m.greater_is_better else "minimize", sampler=sampler, pruner=pruner
     )
-    if spec.space is not None and spec.defaults:
-        known = _space_names(spec)
-        first = {k: v for k, v in spec.defaults.items() if k in known}
-        if first:
-            study.enqueue_trial(first, skip_if_exists=True)
+    first = first_trial(spec)
+    if first:
+        study.enqueue_trial(first)
     started = time.perf_counter()
-
-    def stop_before_overrun(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        # Optuna's timeout only stops *starting* trials; also stop when the next trial,
-        # at the mean duration so far, would end past the budget.
-        elapsed = time.perf_counter() - started
-        if elapsed + elapsed / len(study.trials) > budget:
-            study.stop()
-
-    study.optimize(objective, n_trials=1)  # the defaults, whatever the budget
-    first = time.perf_counter() - started
-    remaining = budget - first
-    if trials_cap > 1 and remaining > first:  # room for at least one more trial of the same length
-        study.optimize(objective, n_trials=trials_cap - 1, timeout=remaining, gc_after_trial=False,
-                       callbacks=[stop_before_overrun])
+    study.optimize(objective, n_trials=1)  # the defaults, whatever the cap
+    if planned > 1:
+        remaining = None if budget is None else budget - (time.perf_counter() - started)
+        if remaining is None or remaining > 0:
+            study.optimize(objective, n_trials=planned - 1, timeout=remaining, gc_after_trial=False)
     seconds = time.perf_counter() - started
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = study.best_trial
@@ -184,33 +209,21 @@ def tune(
         n_trials=len(complete),
         seconds=seconds,
         history=history,
+        planned_trials=planned,
+        clock_capped=len(study.trials) < planned,
+        notes=notes,
         seen=np.asarray(sorted(seen, key=str), dtype=object),
     )
 
 
-def _space_names(spec: ModelSpec) -> set[str]:
-    """Names of the distributions the space samples (found by a dry run on a fixed trial)."""
+def _space_dims(spec: ModelSpec) -> dict[str, optuna.distributions.BaseDistribution]:
+    """The distributions the space samples, by name (found by a dry run of Optuna's own trial)."""
     if spec.space is None:
-        return set()
-    trial = optuna.trial.FixedTrial({}, number=0)
-    names: set[str] = set()
-
-    class _Recorder:
-        def __getattr__(self, attr: str) -> Any:
-            method = getattr(trial, attr)
-            if not attr.startswith("suggest_"):
-                return method
-
-            def suggest(name: str, *args: Any, **kwargs: Any) -> Any:
-                names.add(name)
-                if attr == "suggest_categorical":
-                    return args[0][0] if args else kwargs["choices"][0]
-                return args[0] if args else kwargs["low"]
-
-            return suggest
-
-    spec.space(_Recorder())
-    return names
+        return {}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    spec.space(trial)
+    return dict(trial.distributions)
 
 
 def _replay(spec: ModelSpec, sampled: dict[str, Any]) -> dict[str, Any]:

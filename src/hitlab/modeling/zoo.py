@@ -50,6 +50,7 @@ __all__ = [
     "missing_models",
     "register",
     "register_strategy",
+    "sampler_note",
 ]
 
 KINDS = ("regression", "classification")
@@ -72,11 +73,17 @@ class ModelSpec:
     space
         ``space(trial)`` samples estimator parameters with Optuna; ``None``: nothing to tune.
     defaults
-        Parameters tried first (Optuna's first trial), so tuning never ends worse than them.
+        The starting parameters: every dimension of ``space`` has its value here, inside
+        its range, and they are Optuna's first trial (trial 0), so tuning never ends worse
+        (by cross-validation) than them. Keys outside the space are fixed settings.
+    space_values
+        ``space_values(defaults)`` gives the values the space samples for those parameters,
+        when the space's dimensions are not the estimator's parameters (the MLP's width and
+        depth make ``hidden_layer_sizes``); ``None``: the same names.
     scale
         Standardise numeric inputs (linear models, k-NN, MLP).
     max_trials
-        Upper bound on tuning trials (besides the time budget).
+        Tuning trials when the caller gives no count.
     requires
         Optional package (import name) the entry needs; ``extra`` is its pip extra.
     description
@@ -89,6 +96,7 @@ class ModelSpec:
     space: Space | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
     scale: bool = False
+    space_values: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     max_trials: int = 50
     requires: str | None = None
     extra: str | None = None
@@ -105,12 +113,19 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Strategy:
-    """A way to handle class imbalance: a sampler step and/or balanced class weights."""
+    """A way to handle class imbalance: a sampler step and/or balanced class weights.
+
+    ``sampler(seed, features)`` builds the sampler step. With ``before_encoding`` it runs on
+    the feature frame (numeric columns median-imputed, categorical ones as their values)
+    before one-hot encoding, so a sampler that makes new rows (SMOTE) picks whole categories
+    instead of interpolating dummy columns.
+    """
 
     name: str
     description: str
-    sampler: Callable[[int], Any] | None = None
+    sampler: Callable[[int, FeatureSet], Any] | None = None
     balanced_weights: bool = False
+    before_encoding: bool = False
 
 
 _REGISTRY: dict[str, dict[str, ModelSpec]] = {kind: {} for kind in KINDS}
@@ -232,11 +247,32 @@ def build_pipeline(
                 f"strategy {strategy!r} needs class or sample weights, "
                 f"which model {spec.name!r} does not take"
             )
-    steps: list[tuple[str, Any]] = [("prep", make_preprocessor(features, scale=spec.scale))]
-    if plan.sampler is not None:
-        steps.append(("sample", plan.sampler(seed)))
+    steps: list[tuple[str, Any]] = []
+    if plan.sampler is not None and plan.before_encoding:
+        steps += [("fill", _fill_numeric(features)), ("sample", plan.sampler(seed, features))]
+    steps.append(("prep", make_preprocessor(features, scale=spec.scale)))
+    if plan.sampler is not None and not plan.before_encoding:
+        steps.append(("sample", plan.sampler(seed, features)))
     steps.append(("model", estimator))
     return Pipeline(steps)
+
+
+def _fill_numeric(features: FeatureSet) -> ColumnTransformer:
+    """Median-impute numeric columns, pass categorical ones through; a DataFrame out, columns kept."""
+    parts: list[tuple[str, Any, list[str]]] = []
+    if features.numeric:
+        impute = SimpleImputer(strategy="median", keep_empty_features=True)
+        parts.append(("num", impute, list(features.numeric)))
+    if features.categorical:
+        parts.append(("cat", "passthrough", list(features.categorical)))
+    fill = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+    return fill.set_output(transform="pandas")
+
+
+def sampler_note(pipeline: Pipeline) -> str | None:
+    """What the pipeline's sampler reported while fitting (e.g. skipped for a tiny class), or None."""
+    sampler = pipeline.named_steps.get("sample")
+    return getattr(sampler, "note_", None)
 
 
 def get_strategy(name: str) -> Strategy:
@@ -260,23 +296,65 @@ def fit_params(pipeline: Pipeline, strategy: str, y: np.ndarray) -> dict[str, An
 # --------------------------------------------------------------------------- strategies
 
 
-def _undersampler(seed: int) -> Any:
+class SmallClassSMOTE(BaseEstimator):
+    """SMOTE that never invents a category and adapts to small classes.
+
+    On the feature frame (before one-hot encoding): SMOTENC when there are categorical
+    columns (a synthetic row takes the most frequent category of its neighbours, never a
+    fraction of a dummy column), plain SMOTE otherwise. ``k_neighbors`` is cut to the
+    smallest class size minus one; when a class has fewer than two rows there is no
+    neighbour to interpolate with, so the rows pass through unchanged and ``note_`` says why.
+    """
+
+    def __init__(
+        self, categorical: tuple[str, ...] = (), k_neighbors: int = 5, random_state: int | None = None
+    ) -> None:
+        self.categorical = categorical
+        self.k_neighbors = k_neighbors
+        self.random_state = random_state
+
+    def fit_resample(self, X: Any, y: Any) -> tuple[Any, Any]:
+        import pandas as pd
+        from imblearn.over_sampling import SMOTE, SMOTENC
+
+        counts = pd.Series(np.asarray(y)).value_counts()
+        smallest = int(counts.min()) if len(counts) else 0
+        self.note_: str | None = None
+        if len(counts) < 2 or smallest < 2:
+            self.note_ = (f"SMOTE skipped in a training fold: class {counts.idxmin()} has {smallest} "
+                          "row(s), SMOTE needs at least 2")
+            return X, y
+        k = min(self.k_neighbors, smallest - 1)
+        if k < self.k_neighbors:
+            self.note_ = (f"SMOTE used {k} neighbour(s) instead of {self.k_neighbors}: a class has "
+                          f"{smallest} rows")
+        categorical = [c for c in self.categorical if c in getattr(X, "columns", ())]
+        if categorical:
+            sampler: Any = SMOTENC(categorical_features=categorical, k_neighbors=k,
+                                   random_state=self.random_state)
+        else:
+            sampler = SMOTE(k_neighbors=k, random_state=self.random_state)
+        X_out, y_out = sampler.fit_resample(X, y)
+        if hasattr(X, "dtypes") and hasattr(X_out, "astype"):
+            X_out = X_out.astype(X.dtypes.to_dict())
+        return X_out, y_out
+
+
+def _undersampler(seed: int, features: FeatureSet) -> Any:
     from imblearn.under_sampling import RandomUnderSampler
 
     return RandomUnderSampler(random_state=seed)
 
 
-def _smote(seed: int) -> Any:
-    from imblearn.over_sampling import SMOTE
-
-    return SMOTE(random_state=seed)
+def _smote(seed: int, features: FeatureSet) -> Any:
+    return SmallClassSMOTE(tuple(features.categorical), random_state=seed)
 
 
 register_strategy(Strategy("none", "no rebalancing"))
 register_strategy(Strategy("undersample", "random undersampling to the smallest class (training folds only)",
                            sampler=_undersampler))
-register_strategy(Strategy("smote", "SMOTE oversampling of minority classes (training folds only)",
-                           sampler=_smote))
+register_strategy(Strategy("smote", "SMOTE oversampling of minority classes, whole categories (SMOTENC; "
+                           "training folds only)", sampler=_smote, before_encoding=True))
 register_strategy(Strategy("class_weight", "balanced class weights", balanced_weights=True))
 
 
@@ -286,8 +364,7 @@ register_strategy(Strategy("class_weight", "balanced class weights", balanced_we
 #: Boosting rounds the LightGBM search may pick, by task kind. The cap is a prediction-cost
 #: budget: every tree costs about 20-50 ns per scored track on one core, so the saved models
 #: stay fast enough for ``hitlab predict`` to score 1M tracks a minute (``benchmarks/predict.py``;
-#: a classifier grows one tree per class and round). Larger models gained at most 0.005
-#: accuracy / 0.00 MAE on the built-in data (docs/modeling.md).
+#: a classifier grows one tree per class and round).
 LGBM_ROUNDS: dict[str, tuple[int, int]] = {"regression": (100, 400), "classification": (40, 100)}
 
 
@@ -341,6 +418,15 @@ def _mlp_space(trial: Any) -> dict[str, Any]:
     }
 
 
+def _mlp_values(defaults: dict[str, Any]) -> dict[str, Any]:
+    """The MLP's width and depth from ``hidden_layer_sizes`` (equal widths, as the space makes them)."""
+    layers = tuple(defaults.get("hidden_layer_sizes", ()))
+    values = {k: v for k, v in defaults.items() if k != "hidden_layer_sizes"}
+    if layers and len(set(layers)) == 1:
+        values.update(width=layers[0], depth=len(layers))
+    return values
+
+
 def _hgb_space(trial: Any) -> dict[str, Any]:
     return {
         "max_iter": trial.suggest_int("max_iter", 100, 500, log=True),
@@ -382,6 +468,7 @@ def _regressors() -> None:
         ModelSpec("linear", "regression", lambda s, j: LinearRegression(), scale=True,
                   description="ordinary least squares"),
         ModelSpec("ridge", "regression", lambda s, j: Ridge(), scale=True, max_trials=8,
+                  defaults={"alpha": 1.0},
                   space=lambda t: {"alpha": t.suggest_float("alpha", 1e-3, 1e3, log=True)},
                   description="L2-penalised linear regression"),
         ModelSpec("lasso", "regression", lambda s, j: Lasso(max_iter=2000, tol=1e-3), scale=True,
@@ -401,11 +488,11 @@ def _regressors() -> None:
                   lambda s, j: HistGradientBoostingRegressor(random_state=s, early_stopping=False),
                   space=_hgb_space, max_trials=10,
                   defaults={"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31,
-                            "min_samples_leaf": 20},
+                            "min_samples_leaf": 20, "l2_regularization": 1e-4},
                   description="scikit-learn histogram gradient boosting"),
         ModelSpec("adaboost", "regression",
                   lambda s, j: AdaBoostRegressor(DecisionTreeRegressor(max_depth=4), random_state=s),
-                  max_trials=4, defaults={"n_estimators": 20, "learning_rate": 0.1},
+                  max_trials=4, defaults={"n_estimators": 20, "learning_rate": 0.1, "loss": "linear"},
                   space=lambda t: {
                       "n_estimators": t.suggest_int("n_estimators", 20, 100, log=True),
                       "learning_rate": t.suggest_float("learning_rate", 0.01, 1.0, log=True),
@@ -417,7 +504,7 @@ def _regressors() -> None:
                   description="k nearest neighbours"),
         ModelSpec("mlp", "regression",
                   lambda s, j: MLPRegressor(random_state=s, early_stopping=True, max_iter=80, batch_size=256),
-                  scale=True, space=_mlp_space, max_trials=4,
+                  scale=True, space=_mlp_space, space_values=_mlp_values, max_trials=4,
                   defaults={"hidden_layer_sizes": (32,), "alpha": 1e-3, "learning_rate_init": 3e-3},
                   description="multi-layer perceptron"),
         ModelSpec("lightgbm", "regression",
@@ -429,7 +516,8 @@ def _regressors() -> None:
                   description="LightGBM gradient-boosted trees"),
         ModelSpec("xgboost", "regression", xgb, space=_xgb_space, max_trials=20,
                   defaults={"objective": "reg:absoluteerror", "n_estimators": 500, "learning_rate": 0.05,
-                            "max_depth": 6, "subsample": 0.8, "colsample_bytree": 0.8},
+                            "max_depth": 6, "min_child_weight": 1.0, "subsample": 0.8,
+                            "colsample_bytree": 0.8},
                   requires="xgboost", extra="xgboost", description="XGBoost (optional extra)"),
     ]
     for spec in specs:
@@ -453,7 +541,8 @@ def _classifiers() -> None:
         ModelSpec("majority", "classification", lambda s, j: DummyClassifier(strategy="most_frequent"),
                   description="the trivial baseline: always the most frequent class"),
         ModelSpec("logistic", "classification", lambda s, j: LogisticRegression(max_iter=2000), scale=True,
-                  space=lambda t: {"C": t.suggest_float("C", 1e-3, 1e2, log=True)}, max_trials=8,
+                  defaults={"C": 1.0}, space=lambda t: {"C": t.suggest_float("C", 1e-3, 1e2, log=True)},
+                  max_trials=8,
                   description="multinomial logistic regression"),
         ModelSpec("random_forest", "classification",
                   lambda s, j: RandomForestClassifier(random_state=s, n_jobs=j),
@@ -465,14 +554,14 @@ def _classifiers() -> None:
                   lambda s, j: HistGradientBoostingClassifier(random_state=s, early_stopping=False),
                   space=_hgb_space, max_trials=10,
                   defaults={"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
-                            "min_samples_leaf": 20},
+                            "min_samples_leaf": 20, "l2_regularization": 1e-4},
                   description="scikit-learn histogram gradient boosting"),
         ModelSpec("knn", "classification", lambda s, j: KNeighborsClassifier(n_jobs=j), scale=True,
                   space=_knn_space, defaults={"n_neighbors": 30, "weights": "distance"}, max_trials=6,
                   description="k nearest neighbours"),
         ModelSpec("mlp", "classification",
                   lambda s, j: MLPClassifier(random_state=s, early_stopping=True, max_iter=300),
-                  scale=True, space=_mlp_space, max_trials=4,
+                  scale=True, space=_mlp_space, space_values=_mlp_values, max_trials=4,
                   defaults={"hidden_layer_sizes": (64,), "alpha": 1e-3, "learning_rate_init": 1e-3},
                   description="multi-layer perceptron"),
         ModelSpec("lightgbm", "classification",
@@ -483,8 +572,8 @@ def _classifiers() -> None:
                             "reg_lambda": 1.0},
                   description="LightGBM gradient-boosted trees"),
         ModelSpec("xgboost", "classification", xgb, space=_xgb_space, max_trials=20,
-                  defaults={"n_estimators": 400, "learning_rate": 0.05, "max_depth": 6, "subsample": 0.8,
-                            "colsample_bytree": 0.8},
+                  defaults={"n_estimators": 400, "learning_rate": 0.05, "max_depth": 6,
+                            "min_child_weight": 1.0, "subsample": 0.8, "colsample_bytree": 0.8},
                   requires="xgboost", extra="xgboost", description="XGBoost (optional extra)"),
     ]
     for spec in specs:

@@ -1,0 +1,41 @@
+"""The held-out predictions file comes from the training-part model only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hitlab.features import resolve_features
+from hitlab.modeling import Task, fit_task
+from hitlab.modeling.zoo import build_pipeline, get_model
+from hitlab.songs import group_labels
+
+
+def test_the_test_predictions_file_is_the_training_part_model_and_the_reload_check_the_saved_one(
+    tracks_slice: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Issue 13: ``<task>_holdout.csv`` held predictions of the model refitted on every row."""
+    task = Task("popularity", "regression", "popularity", resolve_features("popularity"), "mae")
+    rows = tracks_slice.head(1500)
+    result = fit_task(rows, task, models=["lightgbm"], max_trials=1, n_boot=10, seed=0, n_jobs=1,
+                      groups=group_labels(rows), group_by="song")
+    assert result.final_rows == "all rows"
+    saved = result.save(str(tmp_path / "popularity.skops"))
+    held_out = pd.read_csv(saved.with_name("popularity_test_predictions.csv"))
+    reload_check = pd.read_csv(saved.with_name("popularity_reload_check.csv"))
+    assert not (tmp_path / "popularity_holdout.csv").exists()
+
+    # a model fitted here on the training part only, nothing shared with the run's objects
+    train = result.split.train
+    alone = build_pipeline(get_model("regression", "lightgbm"), result.features,
+                           params=result.best.tuning.params, seed=0, n_jobs=1)
+    alone.fit(result.X.iloc[train], result.y[train])
+    expected = alone.predict(result.X_test)
+    assert held_out["track_id"].tolist() == result.test_rows["track_id"].tolist()
+    np.testing.assert_allclose(held_out["predicted"], expected, rtol=1e-9)
+    np.testing.assert_allclose(held_out["predicted"], result.best.prediction, rtol=1e-9)
+    # the reload check is what the saved (all-rows) model says: not held out, and different
+    np.testing.assert_allclose(reload_check["predicted"], result.final.predict(result.X_test), rtol=1e-9)
+    assert not np.allclose(reload_check["predicted"], held_out["predicted"])
