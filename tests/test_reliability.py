@@ -186,13 +186,16 @@ def test_bad_mapping_fails_before_writing(work, tree_hashes, option, value):
     assert tree_hashes(work) == before
 
 
-def test_unavailable_group_by_fails_before_writing(work, monkeypatch, tree_hashes):
-    """A grouping the modelling package does not offer stops before anything is written."""
-    monkeypatch.setattr("hitlab.modeling.split.GROUP_BY", ("track", "artist"))
+def test_group_by_artist_without_artist_columns_is_refused(work, tree_hashes):
+    """Used to group by track while the manifest said artist (issue 12 item 5)."""
+    import pandas as pd
+
+    frame = pd.read_csv(work / "tracks.csv").drop(columns=["track_artist"])
+    frame.to_csv(work / "no_artists.csv", index=False)
     before = tree_hashes(work)
-    result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--group-by", "song",
-                  "--stages", "popularity")
-    _one_line_error(result, "group_by 'song' is not available")
+    result = _cli("run", "--data", work / "no_artists.csv", "--out", work / "runs", "--group-by", "artist",
+                  "--stages", "popularity", "--quick", "--trials", "1")
+    _one_line_error(result, "artist")
     assert tree_hashes(work) == before
 
 
