@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 
 from hitlab.analyses import eras
 from hitlab.analyses._sections import render_section
-from hitlab.modeling import group_labels
 from hitlab.report.builder import _section
+from hitlab.songs import group_labels
 
 #: Fewer trees keep the tests fast; the benchmark uses the zoo's defaults.
 FAST = {"n_estimators": 40}

@@ -16,7 +16,7 @@ from hitlab.analyses._sections import render_section
 from hitlab.datasets import read_artists
 from hitlab.genre import genre_task
 from hitlab.labels import main_genre
-from hitlab.modeling import group_labels
+from hitlab.songs import group_labels
 
 FAST = {"n_estimators": 40}
 

@@ -18,10 +18,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 from hitlab.errors import ConfigError, DataError
 from hitlab.features import FeatureSet, feature_frame
-from hitlab.modeling import Estimate, Task, group_labels
+from hitlab.modeling import Estimate, Task
 from hitlab.modeling.evaluate import Metric, bootstrap, bootstrap_indices
 from hitlab.modeling.tune import predict_scores
 from hitlab.modeling.zoo import build_pipeline, get_model
+from hitlab.songs import group_labels
 
 MODEL = "lightgbm"
 
@@ -52,7 +53,7 @@ def task_data(tracks: pd.DataFrame, task: Task, groups: np.ndarray | None = None
     if task.target not in tracks.columns:
         raise DataError(f"the tracks have no {task.target!r} column to predict")
     if groups is None:
-        groups = group_labels(tracks, "track")
+        groups = group_labels(tracks, "song")
     groups = np.asarray(groups, dtype=object)
     if len(groups) != len(tracks):
         raise ConfigError(f"groups has {len(groups)} labels for {len(tracks)} tracks")
