@@ -127,7 +127,8 @@ def test_stage_typo_over_a_finished_run_leaves_it_byte_identical(work, tree_hash
     before = tree_hashes(work)
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--name", "keep",
                   "--stages", "populartiy")
-    _one_line_error(result, "option --stages", "'populartiy'", "eda, popularity, genre, report")
+    _one_line_error(result, "option --stages", "'populartiy'",
+                    "eda, popularity, genre, eras, label_quality, report")
     assert tree_hashes(work) == before
 
 
@@ -190,12 +191,16 @@ def test_group_by_artist_without_artist_columns_is_refused(work, tree_hashes):
     """Used to group by track while the manifest said artist (issue 12 item 5)."""
     import pandas as pd
 
-    frame = pd.read_csv(work / "tracks.csv").drop(columns=["track_artist"])
-    frame.to_csv(work / "no_artists.csv", index=False)
+    raw = pd.read_csv(work / "tracks.csv")
+    canonical = raw.rename(columns={"track_popularity": "popularity", "playlist_genre": "genres"})
+    canonical = canonical.drop(columns=["track_artist", "track_name"])  # no artist, no title
+    canonical.to_csv(work / "no_artists.csv", index=False)
     before = tree_hashes(work)
     result = _cli("run", "--data", work / "no_artists.csv", "--out", work / "runs", "--group-by", "artist",
                   "--stages", "popularity", "--quick", "--trials", "1")
-    _one_line_error(result, "artist")
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "Traceback" not in text and "error:" in text and "artist" in text.split("error:")[1]
     assert tree_hashes(work) == before
 
 
@@ -439,7 +444,7 @@ def test_help_shows_no_bool_type_shows_defaults_and_stage_names():
     text = " ".join(result.output.split())
     assert "<bool>" not in text
     assert "(default: 20)" in text and "(default: 42)" in text and "(default: song)" in text
-    assert "from: eda, popularity, genre, report" in text
+    assert "from: eda, popularity, genre, eras, label_quality, report" in text
     for command in ("predict", "fetch", "collect", "validate", "report"):
         assert "<bool>" not in runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
     assert "<bool>" not in runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).output
