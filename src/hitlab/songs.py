@@ -120,6 +120,13 @@ def _key_array(values: pd.Series) -> np.ndarray:
     return values.fillna("").str.strip().to_numpy(dtype=object)
 
 
+def _per_distinct(values: pd.Series, key) -> np.ndarray:
+    """``key`` of every value, computed once per distinct value (names repeat across rows)."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object, na_value=None), use_na_sentinel=True)
+    keys = np.asarray([key(u) for u in uniques] + [key(None)], dtype=object)
+    return keys[codes]
+
+
 def song_keys(tracks: pd.DataFrame) -> np.ndarray:
     """One song id per row: rows that are the same song (see the module rule) share it.
 
@@ -128,11 +135,10 @@ def song_keys(tracks: pd.DataFrame) -> np.ndarray:
     """
     n = len(tracks)
     track_ids = _key_array(_column(tracks, "track_id"))
-    artists = [normalize_artist(a) for a in _column(tracks, "artist_name").to_numpy(dtype=object,
-                                                                                     na_value=None)]
-    titles = [title_key(t) for t in _column(tracks, "track_name").to_numpy(dtype=object, na_value=None)]
-    names = np.asarray([f"{a} / {t}" if a and t else "" for a, t in zip(artists, titles, strict=True)],
-                       dtype=object)
+    artists = _per_distinct(_column(tracks, "artist_name"), normalize_artist)
+    titles = _per_distinct(_column(tracks, "track_name"), title_key)
+    pairs, distinct = pd.factorize(pd.MultiIndex.from_arrays([artists, titles]))
+    names = np.asarray([f"{a} / {t}" if a and t else "" for a, t in distinct], dtype=object)[pairs]
     isrc = _key_array(_column(tracks, "isrc").str.upper())
     if n == 0:
         return np.empty(0, dtype=object)
