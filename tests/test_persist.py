@@ -13,7 +13,14 @@ import skops.io as sio
 from hitlab.errors import ModelFileError
 from hitlab.features import resolve_features
 from hitlab.modeling import Task, fit_task, load_model
-from hitlab.modeling.persist import check_run_files, manifest_path, sha256_file
+from hitlab.modeling.persist import (
+    MODEL_LIBRARIES,
+    check_run_files,
+    jsonable,
+    library_versions,
+    manifest_path,
+    sha256_file,
+)
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +201,51 @@ def test_sha256_file_is_the_sha256_of_the_bytes(tmp_path: Path) -> None:
 def test_a_version_mismatch_can_be_overridden(saved: Path) -> None:
     _edit_manifest(saved, lambda m: m["versions"].update({"lightgbm": "0.0"}))
     assert load_model(saved, allow_version_mismatch=True).manifest["versions"]["lightgbm"] == "0.0"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (np.int64(3), 3),
+        (np.float32(0.5), 0.5),
+        (np.bool_(True), True),
+        (float("nan"), None),
+        (np.float64("nan"), None),
+        (np.float32("-inf"), None),
+        (float("inf"), None),
+        ((1, (2, np.int8(3))), [1, [2, 3]]),
+        ({1: {"a": np.nan}}, {"1": {"a": None}}),
+        (Path("a/b"), "a/b"),
+        (np.array([1, 2]), "[1 2]"),
+        ("text", "text"),
+        (None, None),
+    ],
+)
+def test_jsonable_gives_json_types_only(value, expected) -> None:
+    out = jsonable(value)
+    assert out == expected
+    assert type(out) is type(expected)
+    json.dumps(out, allow_nan=False)
+
+
+def test_jsonable_as_a_json_default_hook_cleans_what_json_cannot_write() -> None:
+    text = json.dumps({"n": np.int64(2), "x": np.float32(0.25), "p": Path("m.skops")}, default=jsonable)
+    assert json.loads(text) == {"n": 2, "x": 0.25, "p": "m.skops"}
+
+
+def test_library_versions_keep_the_manifest_keys_in_order() -> None:
+    run = library_versions()
+    assert list(run) == ["python", "hitlab", "pandas", "numpy", "pyarrow", "scikit-learn", "lightgbm",
+                         "imbalanced-learn", "statsmodels", "matplotlib", "skops"]
+    model = library_versions(MODEL_LIBRARIES)
+    assert list(model) == ["hitlab", "python", "scikit-learn", "lightgbm", "imbalanced-learn", "xgboost",
+                           "numpy", "skops"]
+    import hitlab
+
+    assert model["hitlab"] == hitlab.__version__ and model["numpy"] == np.__version__
+    assert library_versions(["no-such-package-hitlab"]) == {"no-such-package-hitlab": "not installed"}
+
+
+def test_the_model_side_file_records_the_model_library_versions(saved: Path) -> None:
+    side = json.loads(manifest_path(saved).read_text("utf-8"))
+    assert side["versions"] == library_versions(MODEL_LIBRARIES)

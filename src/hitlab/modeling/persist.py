@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,10 +56,14 @@ from hitlab.modeling import scoring
 
 __all__ = [
     "EMBEDDED_KEYS",
+    "MODEL_LIBRARIES",
+    "RUN_LIBRARIES",
     "TRUSTED_PREFIXES",
     "SavedModel",
     "check_run_files",
     "data_hash",
+    "jsonable",
+    "library_versions",
     "load_model",
     "manifest_path",
     "save_model",
@@ -85,20 +90,44 @@ TRUSTED_PREFIXES: tuple[str, ...] = (
 PINNED = ("scikit-learn", "lightgbm", "imbalanced-learn", "xgboost")
 
 
-def _hitlab_version() -> str:
+#: Versions a model file's side file records (``"versions"``), in this order.
+MODEL_LIBRARIES = ("hitlab", "python", *PINNED, "numpy", "skops")
+#: Versions a run's ``manifest.json`` records (``"versions"``), in this order.
+RUN_LIBRARIES = (
+    "python",
+    "hitlab",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "scikit-learn",
+    "lightgbm",
+    "imbalanced-learn",
+    "statsmodels",
+    "matplotlib",
+    "skops",
+)
+
+
+def library_versions(names: Iterable[str] = RUN_LIBRARIES) -> dict[str, str]:
+    """Version of each of ``names`` (distribution names), in that order, for manifests.
+
+    ``"hitlab"`` is this hitlab's version and ``"python"`` the interpreter's; a package that
+    is not installed shows ``"not installed"``. The default is what a run's manifest records;
+    a model's side file records :data:`MODEL_LIBRARIES`.
+    """
     from hitlab import __version__
 
-    return __version__
-
-
-def versions() -> dict[str, str]:
-    """hitlab, Python and model-library versions."""
-    out = {"hitlab": _hitlab_version(), "python": platform.python_version()}
-    for name in (*PINNED, "numpy", "skops"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
+    out: dict[str, str] = {}
+    for name in names:
+        if name == "hitlab":
+            out[name] = __version__
+        elif name == "python":
+            out[name] = platform.python_version()
+        else:
+            try:
+                out[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                out[name] = "not installed"
     return out
 
 
@@ -123,14 +152,25 @@ def manifest_path(model_path: str | Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` made of JSON types only, for manifests and summaries.
+
+    Dicts (keys as ``str``), lists and tuples (as lists) are cleaned item by item; NumPy scalars
+    become Python scalars; non-finite floats (NaN, inf) become ``None``; ``str``, ``int``,
+    ``float``, ``bool`` and ``None`` pass; anything else becomes its ``str``. Also usable as
+    ``json.dumps(..., default=jsonable)``.
+
+    >>> import numpy as np
+    >>> jsonable({"a": (np.int64(1), np.float32(0.5)), 2: float("nan"), "b": np.float64("inf")})
+    {'a': [1, 0.5], '2': None, 'b': None}
+    """
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
@@ -147,7 +187,7 @@ def save_model(estimator: Any, path: str | Path, manifest: dict[str, Any]) -> Pa
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    plain = _jsonable(manifest)
+    plain = jsonable(manifest)
     if "features" not in plain:
         raise ValueError("save_model: the manifest needs 'features' (a FeatureSet.to_dict())")
     embedded = {key: plain.get(key) for key in EMBEDDED_KEYS}
@@ -157,7 +197,7 @@ def save_model(estimator: Any, path: str | Path, manifest: dict[str, Any]) -> Pa
         "format": FORMAT,
         "file": path.name,
         "sha256": sha256_file(path),
-        "versions": versions(),
+        "versions": library_versions(MODEL_LIBRARIES),
     }
     manifest_path(path).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return path
@@ -299,7 +339,7 @@ def load_model(path: str | Path, *, allow_version_mismatch: bool = False) -> Sav
             "refusing to load it"
         )
     if not allow_version_mismatch:
-        now = versions()
+        now = library_versions(MODEL_LIBRARIES)
         saved = manifest["versions"]
         differ = [
             f"{name} {saved.get(name)} (now {now[name]})"

@@ -38,7 +38,7 @@ from sklearn.exceptions import ConvergenceWarning
 from hitlab.errors import ConfigError, DataError
 from hitlab.features import FeatureSet, feature_frame
 from hitlab.modeling.evaluate import METRICS, Estimate, bootstrap, get_metric
-from hitlab.modeling.persist import data_hash, save_model
+from hitlab.modeling.persist import data_hash, jsonable, save_model
 from hitlab.modeling.split import GroupLabels, Split, as_groups, inner_folds, outer_split
 from hitlab.modeling.tune import TuneResult, predict_scores, tune
 from hitlab.modeling.zoo import (
@@ -193,7 +193,7 @@ class TaskResult:
                 "trials": c.tuning.n_trials,
                 "planned_trials": c.tuning.planned_trials,
                 "clock_capped": c.tuning.clock_capped,
-                "params": json.dumps(_plain(c.tuning.params), sort_keys=True),
+                "params": json.dumps(jsonable(c.tuning.params), sort_keys=True),
             })
             records.append(row)
         board = pd.DataFrame(records)
@@ -217,7 +217,7 @@ class TaskResult:
             "target": self.task.target,
             "model": self.best.model,
             "strategy": self.best.strategy,
-            "params": _plain(self.best.tuning.params),
+            "params": jsonable(self.best.tuning.params),
             "features": self.features.to_dict(),
         }
 
@@ -294,11 +294,6 @@ class TaskResult:
         else:
             out["predicted"] = pipeline.predict(self.X_test)
         return out
-
-
-def _plain(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v.item() if isinstance(v, np.generic) else v)
-            for k, v in params.items()}
 
 
 def _candidates(task: Task, models: Sequence[str] | None, strategies: Sequence[str],
