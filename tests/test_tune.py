@@ -117,3 +117,36 @@ def test_a_model_with_nothing_to_tune_runs_one_trial(train_part) -> None:
     result = tune(get_model("regression", "linear"), features, X, y, folds, metric="mae", budget=60)
     assert result.n_trials == 1
     assert np.isfinite(result.score)
+
+
+def test_quiet_fit_silences_only_the_warnings_it_is_told_to() -> None:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import Lasso
+
+    from hitlab.modeling.tune import quiet_fit
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 5)), columns=list("abcde"))
+    y = X.to_numpy() @ np.arange(5.0) + rng.normal(size=200)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted = quiet_fit(Lasso(alpha=1e-6, max_iter=2, tol=0.0), X, y)
+    assert hasattr(fitted, "coef_")
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    with pytest.warns(ConvergenceWarning):
+        quiet_fit(Lasso(alpha=1e-6, max_iter=2, tol=0.0), X, y, ignore=())
+    with pytest.warns(UserWarning, match="kept"):
+        quiet_fit(_Warns(), X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet_fit(_Warns(), X, y, ignore=(ConvergenceWarning, UserWarning), sample_weight=np.ones(200))
+
+
+class _Warns:
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> _Warns:
+        import warnings
+
+        warnings.warn("kept", UserWarning, stacklevel=2)
+        return self

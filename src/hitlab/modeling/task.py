@@ -26,21 +26,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import ConvergenceWarning
 
 from hitlab.errors import ConfigError, DataError
 from hitlab.features import FeatureSet, feature_frame
 from hitlab.modeling.evaluate import METRICS, Estimate, bootstrap, get_metric
 from hitlab.modeling.persist import data_hash, jsonable, save_model
 from hitlab.modeling.split import GroupLabels, Split, as_groups, inner_folds, outer_split
-from hitlab.modeling.tune import TuneResult, predict_scores, tune
+from hitlab.modeling.tune import TuneResult, predict_scores, quiet_fit, tune
 from hitlab.modeling.zoo import (
     available_models,
     build_pipeline,
@@ -471,9 +469,7 @@ def fit_task(
         pipeline = build_pipeline(spec, features, params=tuning.params, strategy=strategy, seed=seed,
                                   n_jobs=n_jobs)
         t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            pipeline.fit(X_train, y_train, **fit_params(pipeline, strategy, y_train))
+        quiet_fit(pipeline, X_train, y_train, **fit_params(pipeline, strategy, y_train))
         fit_seconds = time.perf_counter() - t0
         note = sampler_note(pipeline)
         if note and f"{label}: {note}" not in notes:
@@ -501,9 +497,7 @@ def fit_task(
         say(f"refitting {best.key} on all {len(rows):,} rows")
         final = build_pipeline(spec_of(best.model), features, params=best.tuning.params,
                                strategy=best.strategy, seed=seed, n_jobs=n_jobs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            final.fit(X, y, **fit_params(final, best.strategy, y))
+        quiet_fit(final, X, y, **fit_params(final, best.strategy, y))
         final_rows = "all rows"
     else:
         final, final_rows = best.pipeline, "training part"

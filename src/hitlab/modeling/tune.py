@@ -38,7 +38,11 @@ from hitlab.modeling import scoring
 from hitlab.modeling.evaluate import get_metric, score
 from hitlab.modeling.zoo import ModelSpec, build_pipeline, fit_params, sampler_note
 
-__all__ = ["TuneResult", "first_trial", "predict_scores", "tune"]
+__all__ = ["QUIET_WARNINGS", "TuneResult", "first_trial", "predict_scores", "quiet_fit", "tune"]
+
+#: Warnings :func:`quiet_fit` ignores by default: a linear model or MLP stopping at its iteration
+#: cap says nothing the caller can act on (its cross-validated and test scores say how well it did).
+QUIET_WARNINGS: tuple[type[Warning], ...] = (ConvergenceWarning,)
 
 
 @dataclass
@@ -55,6 +59,16 @@ class TuneResult:
     clock_capped: bool = False
     notes: list[str] = field(default_factory=list)
     seen: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=object))
+
+
+def quiet_fit(pipeline: Any, X: pd.DataFrame, y: np.ndarray, *,
+              ignore: Sequence[type[Warning]] = QUIET_WARNINGS, **fit_kwargs: Any) -> Any:
+    """``pipeline.fit(X, y, **fit_kwargs)`` with the ``ignore`` warning categories silenced;
+    returns the fitted pipeline. The one place hitlab fits a model quietly."""
+    with warnings.catch_warnings():
+        for category in ignore:
+            warnings.simplefilter("ignore", category)
+        return pipeline.fit(X, y, **fit_kwargs)
 
 
 def predict_scores(pipeline: Any, X: pd.DataFrame, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -166,9 +180,7 @@ def tune(
             X_valid, y_valid = X.iloc[valid_rows], y[valid_rows]
             seen.update(index[fit_rows])
             seen.update(index[valid_rows])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                pipeline.fit(X_fit, y_fit, **fit_params(pipeline, strategy, y_fit))
+            quiet_fit(pipeline, X_fit, y_fit, **fit_params(pipeline, strategy, y_fit))
             note = sampler_note(pipeline)
             if note and note not in notes:
                 notes.append(note)
