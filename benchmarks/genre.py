@@ -41,11 +41,12 @@ import pandas as pd
 
 from hitlab import clean
 from hitlab.datasets import load_tidytuesday, read_artists
-from hitlab.genre import fit, write_outputs
+from hitlab.genre import fit
 from hitlab.labels import attach_artist_tags, label_tracks
 from hitlab.modeling import bootstrap, tune
 from hitlab.modeling.tune import predict_scores
 from hitlab.modeling.zoo import get_model, make_preprocessor
+from hitlab.outputs import write_result
 from hitlab.songs import group_labels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +98,7 @@ def bench(scheme: str, artists: Path, group_by: str = "song") -> None:
     started = time.perf_counter()
     result = fit(tracks, scheme=scheme, seed=SEED, group_by=group_by)
     with tempfile.TemporaryDirectory() as folder:
-        write_outputs(result, folder)
+        write_result(result, folder, "genre")
     stage_seconds = time.perf_counter() - started
     task = result.fit
     k = len(task.classes or [])

@@ -42,7 +42,7 @@ from hitlab.labels import label_tracks
 from hitlab.modeling.evaluate import bootstrap, bootstrap_indices
 from hitlab.modeling.split import outer_split
 from hitlab.modeling.zoo import make_preprocessor
-from hitlab.pipeline import write_task_outputs
+from hitlab.outputs import write_result
 from hitlab.popularity import fit, popularity_task
 from hitlab.songs import group_labels
 
@@ -77,7 +77,7 @@ def main(group_by: str = "song") -> None:
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         result = fit(tracks, budget=RunConfig().budget, seed=SEED, group_by=group_by)
-        write_task_outputs(result, folder, "popularity")
+        write_result(result, folder, "popularity")
         stage_seconds = time.perf_counter() - started
         predictions = pd.read_csv(Path(folder) / "popularity" / "test_predictions.csv")
         board = pd.read_csv(Path(folder) / "popularity" / "leaderboard.csv")

@@ -304,7 +304,7 @@ def report(
     folder: Annotated[Path, typer.Argument(help="A run folder written by `hitlab run`.")],
 ) -> None:
     """Rebuild report.html of a run folder (one self-contained file)."""
-    from hitlab.report import write_report
+    from hitlab.outputs import write_report
 
     try:
         path = write_report(folder)

@@ -1,80 +1,46 @@
-"""``run()``: the stages in order, written to a run folder with a manifest.
+"""``run()``: the stages in order, each result handed to the outputs layer.
 
-Stages: load -> clean -> label -> eda -> popularity -> genre, then the report.
-Every option is checked before anything is written; the run name is locked while it
-runs; everything is written to a unique hidden temporary folder beside the target and
-swapped in only when every stage succeeded, so bad input or an interrupted run leaves no
-partial run folder and the previous run of that name intact (:mod:`hitlab.run_folder`).
-Re-running with the same inputs and seed gives the same files (the manifest's
-timings aside).
+Stages: load -> clean -> label, then the analyses of the registry in order (by default
+:data:`hitlab.analyses.registry.BUILTIN_ANALYSES`: eda, popularity, genre, and the opt-in eras and
+label_quality), then the manifest and the report. A stage computes; :mod:`hitlab.outputs` writes
+(no stage writes a file itself). Every option is checked before anything is written; the run
+name is locked while it runs; everything is written to a unique hidden temporary folder beside
+the target and swapped in only when every stage succeeded, so bad input or an interrupted run
+leaves no partial run folder and the previous run of that name intact
+(:mod:`hitlab.run_folder`). Re-running with the same inputs and seed gives the same files (the
+manifest's timings aside).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from hitlab import __version__
+from hitlab import __version__, outputs
+from hitlab.analyses.base import Analysis, Context
+from hitlab.analyses.registry import BUILTIN_ANALYSES
 from hitlab.clean import CleaningReport, clean
-from hitlab.config import RunConfig
+from hitlab.config import STAGE_NAMES, RunConfig
 from hitlab.datasets import load_mapping, load_tidytuesday, read_artists, read_tracks
 from hitlab.datasets.builtin import TIDYTUESDAY_FILE
-from hitlab.eda import eda_figures
 from hitlab.errors import DataError
 from hitlab.labels import LabelReport, TagJoinReport, attach_artist_tags, label_tracks
-from hitlab.plots import save_figure
-from hitlab.report import write_report
+from hitlab.modeling.persist import library_versions, sha256_file
 from hitlab.run_folder import RunFolder, check_inputs, check_run_target, run_name_of
 
 __all__ = ["Progress", "RunResult", "run"]
 
-#: A modelling task with fewer tracks is skipped with a message (too few to split and tune).
-MIN_TASK_TRACKS = 30
 #: Below this many tracks a run says its numbers are rough.
 SMALL_TABLE = 300
 
 #: ``progress(stage, message)`` is called as each stage starts and reports what it does.
 Progress = Callable[[str, str], None]
-
-LIBRARIES = (
-    "pandas",
-    "numpy",
-    "pyarrow",
-    "scikit-learn",
-    "lightgbm",
-    "imbalanced-learn",
-    "statsmodels",
-    "matplotlib",
-    "skops",
-)
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "hitlab": __version__}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 @dataclass
@@ -100,6 +66,7 @@ class _State:
     progress: Progress
     inputs: dict[str, dict[str, str]] = field(default_factory=dict)
     tracks: pd.DataFrame | None = None
+    artists: pd.DataFrame | None = None
     cleaning_report: CleaningReport | None = None
     label_report: LabelReport | None = None
     tag_report: TagJoinReport | None = None
@@ -143,7 +110,7 @@ def _stage_clean(state: _State) -> None:
         strict=cfg.strict,
     )
     state.tracks, state.cleaning_report = result.tracks, result.report
-    (state.folder / "cleaning_report.json").write_text(result.report.to_json() + "\n")
+    outputs.write_cleaning_report(result.report, state.folder)
 
 
 def _stage_label(state: _State) -> None:
@@ -152,8 +119,8 @@ def _stage_label(state: _State) -> None:
     tracks = state.tracks
     if cfg.artists is not None:
         state.progress("label", f"joining artist tags from {cfg.artists}")
-        artists = read_artists(cfg.artists, cfg.artists_mapping)
-        tracks, state.tag_report = attach_artist_tags(tracks, artists)
+        state.artists = read_artists(cfg.artists, cfg.artists_mapping)
+        tracks, state.tag_report = attach_artist_tags(tracks, state.artists)
     state.progress("label", f"{cfg.labels} labels")
     tracks, state.label_report = label_tracks(
         tracks, cfg.labels, vocabulary=cfg.vocabulary, top_n=cfg.top_n, min_class_size=cfg.min_class_size
@@ -169,211 +136,14 @@ def _stage_label(state: _State) -> None:
             "of the "
             f"genre task: {shown}" + (f" and {more} more" if more > 0 else ""),
         )
-    with_pop = int(tracks["popularity"].notna().sum())
-    if with_pop == 0:
-        state.skipped["popularity"] = "the data has no popularity column"
-    elif with_pop < MIN_TASK_TRACKS:
-        state.skipped["popularity"] = (
-            f"too few tracks with a popularity ({with_pop}; a model needs at least {MIN_TASK_TRACKS})"
-        )
-    classes = tracks["genre"].value_counts()
-    labelled = int(classes.sum())
-    if labelled == 0:
-        state.skipped["genre"] = "no track has a genre label" + (
-            f" (every genre has fewer than {cfg.min_class_size} tracks)" if report.small_classes else ""
-        )
-    elif len(classes) < 2:
-        state.skipped["genre"] = (
-            f"only one genre ({classes.index[0]}, {int(classes.iloc[0]):,} tracks) to learn"
-            + (f"; {len(report.small_classes)} smaller genre(s) left out" if report.small_classes else "")
-        )
-    elif labelled < MIN_TASK_TRACKS:
-        state.skipped["genre"] = (
-            f"too few labelled tracks ({labelled}; a model needs at least {MIN_TASK_TRACKS})"
-        )
     if len(tracks) < SMALL_TABLE:
         state.progress(
             "label",
             f"a small table ({len(tracks):,} tracks): the numbers will be rough (wide confidence intervals)",
         )
-    labels = {"labels": state.label_report.to_dict()}
-    if state.tag_report is not None:
-        labels["artist_tags"] = state.tag_report.to_dict()
-    (state.folder / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
-    extras = list(tracks.attrs.get("extra_columns", []))
-    tracks.to_parquet(state.folder / "tracks.parquet", index=False)
-    state.results["extra_columns"] = extras
-
-
-def _stage_eda(state: _State) -> None:
-    assert state.tracks is not None
-    state.progress("eda", "drawing figures")
-    figures = state.folder / "figures"
-    figures.mkdir(exist_ok=True)
-    for stem, fig in eda_figures(state.tracks).items():
-        state.figures[stem] = save_figure(fig, figures / f"{stem}.png")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return str(value)
-
-
-def write_task_outputs(
-    result: Any, folder: str | Path, name: str, *, save_model: bool = True
-) -> dict[str, Any]:
-    """Write one modelling task's outputs into a run folder; return its summary.
-
-    ``result`` is a task result (:class:`hitlab.popularity.PopularityResult`,
-    :class:`hitlab.genre.GenreResult`) with ``tables()``, ``figures()``, ``section()``,
-    ``summary()`` and ``fit`` (the :class:`~hitlab.modeling.TaskResult`). Writes
-    ``<name>/*.csv``, ``figures/<stem>.png``, ``models/<name>.skops`` with its manifest
-    (plus the result's ``manifest_extras()`` when it has them), the held-out predictions of the
-    training-part model and the saved model's reload check (see :meth:`~hitlab.modeling.TaskResult.save`),
-    ``<name>/section.json`` for the report and ``<name>/summary.json``.
-    """
-    folder = Path(folder)
-    (folder / name).mkdir(parents=True, exist_ok=True)
-    tables = result.tables()
-    for relative, table in tables.items():
-        table.to_csv(folder / relative, index=False)
-    (folder / "figures").mkdir(exist_ok=True)
-    figure_files: dict[str, str] = {}
-    for stem, fig in result.figures().items():
-        save_figure(fig, folder / "figures" / f"{stem}.png")
-        figure_files[stem] = f"figures/{stem}.png"
-    files: dict[str, Any] = {"tables": sorted(tables), "figures": figure_files}
-    if save_model:
-        saved = Path(result.fit.save(str(folder / "models" / f"{name}.skops")))
-        if hasattr(result, "manifest_extras"):
-            manifest_file = saved.with_suffix(".json")
-            manifest = json.loads(manifest_file.read_text("utf-8"))
-            manifest.update(result.manifest_extras())
-            manifest_file.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", "utf-8")
-        files["model"] = saved.relative_to(folder).as_posix()
-        for kind in ("test_predictions", "reload_check"):
-            files[kind] = saved.with_name(f"{saved.stem}_{kind}.csv").relative_to(folder).as_posix()
-    section = result.section(figure_files)
-    (folder / name / "section.json").write_text(json.dumps(section, indent=2, default=_json_default) + "\n")
-    summary = result.summary()
-    summary["files"] = files
-    (folder / name / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
-    return summary
-
-
-def _record(state: _State, name: str, summary: dict[str, Any]) -> None:
-    for stem, relative in summary["files"]["figures"].items():
-        state.figures[stem] = state.folder / relative
-    state.results[name] = summary
-
-
-def _run_task(state: _State, name: str, fit: Callable[..., Any], **task_options: Any) -> None:
-    """Fit one modelling task with the run's shared options, write its outputs, record them."""
-    cfg = state.config
-    assert state.tracks is not None
-    result = fit(
-        state.tracks,
-        budget=cfg.budget,
-        max_trials=cfg.trials,
-        seed=cfg.seed,
-        group_by=cfg.group_by,
-        quick=cfg.quick,
-        progress=lambda message: state.progress(name, message),
-        **task_options,
-    )
-    state.progress(name, "writing tables, figures and the model")
-    _record(state, name, write_task_outputs(result, state.folder, name))
-
-
-def _stage_popularity(state: _State) -> None:
-    """Popularity: leaderboard, OLS, error views, drivers, the saved model (see hitlab.popularity)."""
-    from hitlab.popularity import fit as fit_popularity
-
-    _run_task(state, "popularity", fit_popularity, features=state.config.features)
-
-
-def _stage_genre(state: _State) -> None:
-    """Genre: imbalance strategies, zoo, confusion, confident hits and misses, top-k, calibration,
-    the saved model (see hitlab.genre)."""
-    from hitlab.genre import fit as fit_genre
-
-    _run_task(state, "genre", fit_genre, scheme=state.config.labels)
-
-
-def write_analysis_outputs(
-    result: Any, section: Callable[..., dict], folder: Path, name: str
-) -> dict[str, Any]:
-    """Write one analysis's tables (``<name>/*.csv``), figures and report section; return a summary.
-
-    ``result`` has ``tables()``, ``figures()`` and ``skipped``; ``section(result, figure_files)``
-    builds the report section (see :mod:`hitlab.analyses`).
-    """
-    (folder / name).mkdir(parents=True, exist_ok=True)
-    (folder / "figures").mkdir(exist_ok=True)
-    tables = result.tables()
-    for table_name, table in tables.items():
-        table.to_csv(folder / name / f"{table_name}.csv", index=False)
-    figure_files: dict[str, str] = {}
-    for stem, fig in result.figures().items():
-        save_figure(fig, folder / "figures" / f"{stem}.png")
-        figure_files[stem] = f"figures/{stem}.png"
-    sections = section(result, figure_files)
-    if result.skipped:
-        sections.setdefault("skipped", result.skipped)
-    (folder / name / "section.json").write_text(json.dumps(sections, indent=2, default=_json_default) + "\n")
-    return {"files": {"tables": sorted(tables), "figures": figure_files}, "skipped": result.skipped}
-
-
-def _split_groups(state: _State) -> Any:
-    from hitlab.songs import group_labels
-
-    assert state.tracks is not None
-    return group_labels(state.tracks, state.config.group_by)
-
-
-def _stage_eras(state: _State) -> None:
-    """Eras (opt-in): staleness of models trained on older tracks, drivers by era, feature drift."""
-    from hitlab.analyses import eras
-
-    assert state.tracks is not None
-    result = eras.analyse(state.tracks, groups=_split_groups(state), seed=state.config.seed,
-                          progress=lambda message: state.progress("eras", message))
-    _record(state, "eras", write_analysis_outputs(result, eras.section, state.folder, "eras"))
-    if result.skipped:
-        state.skipped["eras"] = result.skipped
-
-
-def _stage_label_quality(state: _State) -> None:
-    """Label quality (opt-in): likely wrong genre labels, whether removing them helps."""
-    from hitlab.analyses import label_quality
-
-    assert state.tracks is not None
-    cfg = state.config
-    artists = read_artists(cfg.artists, cfg.artists_mapping) if cfg.artists else None
-    result = label_quality.analyse(state.tracks, groups=_split_groups(state), artists=artists,
-                                   vocabulary=state.config.vocabulary, seed=state.config.seed,
-                                   progress=lambda message: state.progress("label_quality", message))
-    _record(state, "label_quality",
-            write_analysis_outputs(result, label_quality.section, state.folder, "label_quality"))
-    if result.skipped:
-        state.skipped["label_quality"] = result.skipped
-
-
-#: The stages in order (``report`` runs last, after the manifest is written). ``eras`` and
-#: ``label_quality`` are opt-in (``--stages``): they add minutes to a run.
-STAGES: list[tuple[str, Callable[[_State], None]]] = [
-    ("load", _stage_load),
-    ("clean", _stage_clean),
-    ("label", _stage_label),
-    ("eda", _stage_eda),
-    ("popularity", _stage_popularity),
-    ("genre", _stage_genre),
-    ("eras", _stage_eras),
-    ("label_quality", _stage_label_quality),
-]
+    outputs.write_labels(state.label_report, state.tag_report, state.folder)
+    outputs.write_tracks(tracks, state.folder)
+    state.results["extra_columns"] = list(tracks.attrs.get("extra_columns", []))
 
 
 def _check_before_writing(config: RunConfig) -> Path:
@@ -382,64 +152,86 @@ def _check_before_writing(config: RunConfig) -> Path:
     return check_run_target(config.out, run_name_of(config))
 
 
-def _files_under(folder: Path) -> set[Path]:
-    return {p for p in folder.rglob("*") if p.is_file()}
+def _selected(analysis: Analysis, config: RunConfig) -> bool:
+    """Built-in stage names run when ``--stages`` names them; an analysis whose name ``--stages``
+    does not know (passed to :func:`run` by its caller) always runs."""
+    return analysis.name in config.stages or analysis.name not in STAGE_NAMES
 
 
-def _run_modelling_stage(state: _State, name: str, stage: Callable[[_State], None]) -> None:
-    """Run a modelling stage; a :class:`DataError` about its data skips it with the message.
+def _context(state: _State, name: str) -> Context:
+    assert state.tracks is not None
+    return Context(tracks=state.tracks, config=state.config, label_report=state.label_report,
+                   artists=state.artists, progress=lambda message: state.progress(name, message))
 
-    The rest of the run (the other task, the report) goes on, and files the failed stage
-    had written are removed. Any other error is a bug and stops the run.
+
+def _skip(state: _State, name: str, reason: str) -> None:
+    state.skipped[name] = reason
+    state.progress(name, f"skipped: {reason}")
+
+
+def _run_analysis(state: _State, analysis: Analysis) -> None:
+    """Run one analysis and hand its result to the outputs layer; record what it wrote.
+
+    For ``skip_on_data_error`` analyses a :class:`DataError` from their data skips them with the
+    message and the run goes on; any other error stops the run.
     """
-    before = _files_under(state.folder)
-    figures, results = dict(state.figures), dict(state.results)
+    name = analysis.name
     try:
-        stage(state)
+        result = analysis.run(_context(state, name))
     except DataError as exc:
-        for path in _files_under(state.folder) - before:
-            path.unlink()
-        for folder in sorted((p for p in state.folder.rglob("*") if p.is_dir()), reverse=True):
-            if not any(folder.iterdir()):
-                folder.rmdir()
-        state.figures, state.results = figures, results
-        state.skipped[name] = str(exc)
-        state.progress(name, f"skipped: {exc}")
+        if not analysis.skip_on_data_error:
+            raise
+        _skip(state, name, str(exc))
+        return
+    state.progress(name, "writing tables, figures and the report section")
+    summary = outputs.write_analysis(state.folder, analysis, result)
+    for stem, relative in summary["files"]["figures"].items():
+        state.figures[stem] = state.folder / relative
+    state.results[name] = summary
+    if getattr(result, "skipped", None):
+        state.skipped[name] = result.skipped
 
 
-def run(config: RunConfig | None = None, progress: Progress | None = None) -> RunResult:
+def run(config: RunConfig | None = None, progress: Progress | None = None,
+        analyses: Sequence[Analysis] = BUILTIN_ANALYSES) -> RunResult:
     """Run every stage and write ``<config.out>/<config.run_name>/``.
 
     The folder holds ``tracks.parquet`` (clean, labelled), ``cleaning_report.json``,
-    ``labels.json``, ``figures/``, one folder per modelling stage, ``manifest.json`` and,
-    last, ``report.html``. Every option is checked before anything is written; the run
+    ``labels.json``, ``figures/``, one folder per analysis (tables, ``section.json``),
+    ``models/``, ``manifest.json`` and, last, ``report.html``. ``analyses`` are run in order
+    after load, clean and label (see :func:`_selected` for which); each result goes to
+    :mod:`hitlab.outputs`. Every option is checked before anything is written; the run
     name is locked while the run goes on (a second run of the same name fails at once);
     everything is written to a unique hidden folder that replaces an existing run of the
     same name only when the new run succeeded (see :mod:`hitlab.run_folder`). A
-    modelling task whose data cannot be modelled (a :class:`DataError`) is recorded as
+    modelling analysis whose data cannot be modelled (a :class:`DataError`) is recorded as
     skipped with its message; the other stages go on.
     """
     config = config or RunConfig()
     progress = progress or (lambda stage, message: None)
     _check_before_writing(config)
+    analyses = tuple(analyses)
     with RunFolder(config.out, run_name_of(config)) as run_folder:
         assert run_folder.temp is not None
         temp = run_folder.temp
         state = _State(config=config, folder=temp, progress=progress)
         timings: dict[str, float] = {}
-        for name, stage in STAGES:
-            if name not in ("load", "clean", "label") and name not in config.stages:
+        for name, stage in (("load", _stage_load), ("clean", _stage_clean), ("label", _stage_label)):
+            started = time.perf_counter()
+            stage(state)
+            timings[name] = round(time.perf_counter() - started, 3)
+        for analysis in analyses:
+            if not _selected(analysis, config):
                 continue
-            if name in state.skipped:
-                progress(name, f"skipped: {state.skipped[name]}")
+            reason = analysis.check(_context(state, analysis.name)) if analysis.check is not None else None
+            if reason:
+                _skip(state, analysis.name, reason)
                 continue
             started = time.perf_counter()
-            if name in ("popularity", "genre"):
-                _run_modelling_stage(state, name, stage)
-            else:
-                stage(state)
-            timings[name] = round(time.perf_counter() - started, 3)
-        manifest = {
+            _run_analysis(state, analysis)
+            timings[analysis.name] = round(time.perf_counter() - started, 3)
+        sections = [a.name for a in analyses if (temp / a.name / outputs.SECTION_FILE).exists()]
+        outputs.write_manifest({
             "hitlab": __version__,
             "run": run_folder.name,
             "inputs": state.inputs,
@@ -448,16 +240,12 @@ def run(config: RunConfig | None = None, progress: Progress | None = None) -> Ru
             "versions": library_versions(),
             "timings_s": timings,
             "skipped": state.skipped,
-            "outputs": {
-                p.relative_to(temp).as_posix(): sha256_file(p) for p in sorted(temp.rglob("*")) if p.is_file()
-            },
-        }
-        manifest_text = json.dumps(manifest, indent=2, default=str, allow_nan=False)
-        (temp / "manifest.json").write_text(manifest_text + "\n")
+            "sections": sections,
+        }, temp)
         if "report" in config.stages:
             # Last, as it reads everything above; report.html is therefore not in the manifest.
             progress("report", "writing report.html")
-            write_report(temp)
+            outputs.write_report(temp, analyses)
         target = run_folder.commit()
     assert state.tracks is not None and state.cleaning_report is not None and state.label_report is not None
     return RunResult(

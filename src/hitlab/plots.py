@@ -1,6 +1,6 @@
 """Figure functions: data in, a matplotlib Figure out. No file I/O here.
 
-The pipeline decides where figures go (:func:`save_figure`). Every function uses the
+The outputs layer decides where figures go (:func:`hitlab.outputs.save_figure`). Every function uses the
 non-interactive Agg backend, so it works on a machine without a screen.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import matplotlib
 
@@ -30,20 +29,10 @@ __all__ = [
     "popularity_by_genre",
     "popularity_by_year",
     "predicted_vs_actual",
-    "save_figure",
     "shap_summary",
 ]
 
 PALETTE = "#1f6f8b"
-
-
-def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write a figure (PNG or SVG by suffix), reproducibly, and close it."""
-    path = Path(path)
-    metadata = {"Software": None} if path.suffix == ".png" else {"Date": None, "Creator": None}
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata=metadata)
-    plt.close(fig)
-    return path
 
 
 def feature_distributions(tracks: pd.DataFrame, columns: Sequence[str]) -> Figure:

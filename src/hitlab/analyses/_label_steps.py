@@ -21,7 +21,7 @@ from hitlab.analyses._fitting import (
     percentile_ci,
     predict,
 )
-from hitlab.genre import spotify_link
+from hitlab.analyses._genre_tables import spotify_link, text_column
 from hitlab.labels import DEFAULT_VOCABULARY, _tag_words, attach_artist_tags, main_genre, normalize_tag
 from hitlab.modeling import Task, inner_folds
 from hitlab.modeling.evaluate import bootstrap_indices
@@ -133,12 +133,6 @@ def _per_genre(
     return table
 
 
-def _text(rows: pd.DataFrame, column: str) -> np.ndarray:
-    if column not in rows.columns:
-        return np.full(len(rows), "", dtype=object)
-    return rows[column].astype("string").fillna("").to_numpy(dtype=object)
-
-
 def _label_sets(rows: pd.DataFrame) -> list[tuple[str, ...]]:
     if "genres" not in rows.columns:
         return [(str(g),) for g in rows["genre"]]
@@ -155,12 +149,12 @@ def _flagged_table(data: TaskData, proba: np.ndarray, flagged: np.ndarray) -> pd
     p_given = proba[np.arange(n), data.y]
     rows = data.rows
     sets = _label_sets(rows)
-    ids = _text(rows, "track_id")
+    ids = text_column(rows, "track_id")
     table = pd.DataFrame(
         {
             "track_id": ids,
-            "track_name": _text(rows, "track_name"),
-            "artist_name": _text(rows, "artist_name"),
+            "track_name": text_column(rows, "track_name"),
+            "artist_name": text_column(rows, "artist_name"),
             "given": classes[data.y],
             "suggested": classes[suggested],
             "confidence": 1.0 - p_given,

@@ -32,7 +32,7 @@ within windows (each window's model ranks tracks against their own cohort).
 
 >>> from hitlab.analyses import eras                                     # doctest: +SKIP
 >>> result = eras.analyse(tracks)                                        # doctest: +SKIP
->>> result.staleness; result.headline; eras.section(result)              # doctest: +SKIP
+>>> result.staleness; result.headline; result.facts                       # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from hitlab.analyses import _plots as plots
 from hitlab.analyses._era_steps import (
     DRIFT_COLUMNS,
     GAPS,
@@ -62,9 +63,10 @@ from hitlab.analyses._era_steps import (
     _years,
 )
 from hitlab.analyses._fitting import task_data
+from hitlab.analyses.base import Context
+from hitlab.analyses.genre import genre_task
+from hitlab.analyses.popularity import popularity_task
 from hitlab.errors import ConfigError
-from hitlab.genre import genre_task
-from hitlab.popularity import popularity_task
 
 __all__ = [
     "DRIFT_COLUMNS",
@@ -73,7 +75,7 @@ __all__ = [
     "ErasResult",
     "analyse",
     "era_windows",
-    "section",
+    "run",
 ]
 
 @dataclass
@@ -112,8 +114,6 @@ class ErasResult:
 
     def figures(self) -> dict[str, Figure]:
         """Figures by file stem (``eras_...``); the caller saves (and closes) them."""
-        from hitlab.analyses import _plots as plots
-
         if self.skipped:
             return {}
         figs = {"eras_staleness": plots.staleness_chart(self.staleness)}
@@ -124,6 +124,24 @@ class ErasResult:
         if len(self.drift):
             figs["eras_drift"] = plots.drift_chart(self.drift)
         return figs
+
+    def headline_metrics(self) -> list[dict[str, Any]]:
+        """The report's headline numbers: per task, the loss from staleness and the forward score."""
+        metrics = []
+        for name, row in self.headline.items():
+            unit = "MAE points" if name == "popularity" else "accuracy points"
+            scale = 1.0 if name == "popularity" else 100.0
+            metrics.append({"name": f"{name}: {unit} lost, trained {row['trained_on']}, "
+                                    f"scored on {row['test_years']}",
+                            "value": row["loss"] * scale,
+                            "ci": [row["loss_low"] * scale, row["loss_high"] * scale],
+                            "baseline": None, "better": "lower"})
+            metrics.append({"name": f"{name} {row['metric']} on {row['test_years']} (forward)",
+                            "value": row["forward"] * scale, "ci": [row["forward_low"] * scale,
+                                                                    row["forward_high"] * scale],
+                            "baseline": row["random"] * scale,
+                            "better": "lower" if name == "popularity" else "higher"})
+        return metrics
 
 
 # --------------------------------------------------------------------------- windows and origins
@@ -365,74 +383,6 @@ def _facts(result: ErasResult, headline_origin: int | None) -> dict[str, Any]:
     return facts
 
 
-def section(result: ErasResult, figure_files: dict[str, str] | None = None, *,
-            stage: str = "eras") -> dict[str, Any]:
-    """The report section (``<stage>/section.json``, see :mod:`hitlab.report.builder`).
-
-    ``figure_files`` maps figure stems to their path in the run folder (default
-    ``figures/<stem>.png`` for every figure the result draws); tables are ``<stage>/<name>.csv``.
-    """
-    from hitlab.analyses._sections import reading
-
-    if result.skipped:
-        return {"title": "Eras", "reading": [], "metrics": [], "blocks": [], "skipped": result.skipped}
-    stems = ["eras_staleness", "eras_drivers", "eras_partial_dependence", "eras_drift"]
-    if figure_files is None:
-        present = {"eras_staleness": True, "eras_drivers": len(result.drivers) > 0,
-                   "eras_partial_dependence": len(result.partial_dependence) > 0,
-                   "eras_drift": len(result.drift) > 0}
-        figure_files = {s: f"figures/{s}.png" for s in stems if present[s]}
-    metrics = []
-    for name, row in result.headline.items():
-        unit = "MAE points" if name == "popularity" else "accuracy points"
-        scale = 1.0 if name == "popularity" else 100.0
-        metrics.append({"name": f"{name}: {unit} lost, trained {row['trained_on']}, "
-                                f"scored on {row['test_years']}",
-                        "value": row["loss"] * scale,
-                        "ci": [row["loss_low"] * scale, row["loss_high"] * scale],
-                        "baseline": None, "better": "lower"})
-        metrics.append({"name": f"{name} {row['metric']} on {row['test_years']} (forward)",
-                        "value": row["forward"] * scale, "ci": [row["forward_low"] * scale,
-                                                                row["forward_high"] * scale],
-                        "baseline": row["random"] * scale,
-                        "better": "lower" if name == "popularity" else "higher"})
-    titles = {
-        "staleness": ("How fast a model goes stale",
-                      "forward: trained up to the origin year; random: the same test tracks, each scored "
-                      "by a model trained on as many tracks drawn from every year (its group never among "
-                      "them); loss: how much worse the forward model is (MAE points, or accuracy as a "
-                      "share), paired bootstrap 95% CI; real: the CI excludes 0; baseline: the training "
-                      "median / most common genre."),
-        "cohorts": ("Popularity by era (survivorship)",
-                    "Popularity measures listening now: old tracks still in playlists are survivors."),
-        "drivers": ("Drivers of popularity per era window",
-                    "Permutation importance (MAE increase when shuffled) and mean |SHAP| on held-out tracks "
-                    "of each window, with bootstrap 95% CIs."),
-        "driver_changes": ("Which drivers gained or lost weight",
-                           "Change from one window to the next; real: the 95% CI of the change excludes 0."),
-        "drift_shifts": ("Drift of the features",
-                         "Standardised mean difference of each window against the latest one (positive: "
-                         "higher now), bootstrap 95% CI."),
-        "drift": ("Feature distributions per era", ""),
-        "partial_dependence": ("Partial dependence per era", "Same grid for every window."),
-    }
-    captions = {"eras_staleness": "Loss from staleness by origin year and distance (95% CI)",
-                "eras_drivers": "Permutation importance per era window (95% CI)",
-                "eras_partial_dependence": "Partial dependence of the top features, one line per window",
-                "eras_drift": "Median and 10th-90th percentiles of each feature per window"}
-    blocks: list[dict[str, Any]] = []
-    order = [("table", "staleness"), ("figure", "eras_staleness"), ("table", "cohorts"),
-             ("figure", "eras_drivers"), ("table", "driver_changes"), ("table", "drivers"),
-             ("figure", "eras_partial_dependence"), ("table", "drift_shifts"), ("figure", "eras_drift"),
-             ("table", "drift")]
-    tables = result.tables()
-    for kind, key in order:
-        if kind == "table" and key in tables and len(tables[key]):
-            title, note = titles[key]
-            blocks.append({"kind": "table", "title": title, "csv": f"{stage}/{key}.csv", "note": note,
-                           "max_rows": 60})
-        elif kind == "figure" and key in figure_files:
-            blocks.append({"kind": "figure", "title": captions[key], "file": figure_files[key]})
-    return {"title": "Eras", "reading": reading("eras", result.facts), "metrics": metrics, "blocks": blocks,
-            "skipped": None}
-
+def run(ctx: Context) -> ErasResult:
+    """The eras analysis of a run (grouped as the run's ``--group-by``)."""
+    return analyse(ctx.tracks, groups=ctx.groups(), seed=ctx.config.seed, progress=ctx.progress)

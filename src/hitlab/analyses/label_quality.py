@@ -26,7 +26,7 @@
 
 >>> from hitlab.analyses import label_quality                                  # doctest: +SKIP
 >>> result = label_quality.analyse(tracks, artists=read_artists(path))         # doctest: +SKIP
->>> result.flagged.head(); result.cleaning; label_quality.section(result)      # doctest: +SKIP
+>>> result.flagged.head(); result.cleaning; result.facts                          # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from hitlab.analyses import _plots as plots
 from hitlab.analyses._fitting import mean_ci, task_data
+from hitlab.analyses._genre_tables import text_column
 from hitlab.analyses._label_steps import (
     OofFold,
     _does_cleaning_help,
@@ -49,16 +51,16 @@ from hitlab.analyses._label_steps import (
     _multi_label,
     _per_genre,
     _second_source,
-    _text,
     out_of_fold,
     tag_vocabulary,
 )
+from hitlab.analyses.base import Context
+from hitlab.analyses.genre import genre_task
 from hitlab.errors import DataError
-from hitlab.genre import genre_task
 from hitlab.labels import DEFAULT_VOCABULARY, attach_artist_tags, normalize_tag
 from hitlab.modeling import Estimate
 
-__all__ = ["LabelQualityResult", "OofFold", "analyse", "out_of_fold", "section", "tag_vocabulary"]
+__all__ = ["LabelQualityResult", "OofFold", "analyse", "out_of_fold", "run", "tag_vocabulary"]
 
 
 @dataclass
@@ -102,8 +104,6 @@ class LabelQualityResult:
 
     def figures(self) -> dict[str, Figure]:
         """Figures by file stem (``label_quality_...``); the caller saves (and closes) them."""
-        from hitlab.analyses import _plots as plots
-
         if self.skipped:
             return {}
         figs: dict[str, Figure] = {}
@@ -112,6 +112,52 @@ class LabelQualityResult:
         if len(self.cleaning):
             figs["label_quality_cleaning"] = plots.cleaning_chart(self.cleaning)
         return figs
+
+    def headline_metrics(self) -> list[dict[str, Any]]:
+        """The report's headline numbers (none when skipped)."""
+        if self.skipped:
+            return []
+        metrics: list[dict[str, Any]] = []
+        if self.accuracy is not None:
+            metrics.append(
+                {
+                    "name": "out-of-fold accuracy",
+                    "value": self.accuracy.value,
+                    "ci": [self.accuracy.low, self.accuracy.high],
+                    "baseline": self.baseline_accuracy,
+                    "better": "higher",
+                }
+            )
+        metrics.append(
+            {
+                "name": "tracks flagged as likely mislabelled",
+                "value": len(self.flagged),
+                "ci": None,
+                "baseline": None,
+                "better": "lower",
+            }
+        )
+        for row in self.cleaning.to_dict("records")[:1]:
+            metrics.append(
+                {
+                    "name": f"accuracy gain from cleaning ({row['test_tracks']})",
+                    "value": row["difference"],
+                    "ci": [row["difference_low"], row["difference_high"]],
+                    "baseline": None,
+                    "better": "higher",
+                }
+            )
+        for row in self.multi_label.to_dict("records")[:2]:
+            metrics.append(
+                {
+                    "name": f"set overlap (Jaccard), {row['model'].split(' (')[0]}",
+                    "value": row["jaccard"],
+                    "ci": [row["jaccard_low"], row["jaccard_high"]],
+                    "baseline": None,
+                    "better": "higher",
+                }
+            )
+        return metrics
 
 
 # --------------------------------------------------------------------------- the analysis
@@ -186,7 +232,7 @@ def analyse(
     )
     oof = pd.DataFrame(
         {
-            "track_id": _text(data.rows, "track_id"),
+            "track_id": text_column(data.rows, "track_id"),
             "given": np.asarray(classes, dtype=object)[data.y],
             "predicted": np.asarray(classes, dtype=object)[pred],
             "flagged": flagged,
@@ -295,120 +341,8 @@ def _facts(
     return facts
 
 
-def section(
-    result: LabelQualityResult, figure_files: dict[str, str] | None = None, *, stage: str = "label_quality"
-) -> dict[str, Any]:
-    """The report section (``<stage>/section.json``, see :mod:`hitlab.report.builder`).
-
-    ``figure_files`` maps figure stems to their path in the run folder (default
-    ``figures/<stem>.png``); tables are ``<stage>/<name>.csv``.
-    """
-    from hitlab.analyses._sections import reading
-
-    title = "Label quality"
-    if result.skipped:
-        return {"title": title, "reading": [], "metrics": [], "blocks": [], "skipped": result.skipped}
-    if figure_files is None:
-        figure_files = {
-            stem: f"figures/{stem}.png"
-            for stem in (["label_quality_wrong_by_genre"] if len(result.per_genre) else [])
-            + (["label_quality_cleaning"] if len(result.cleaning) else [])
-        }
-    metrics: list[dict[str, Any]] = []
-    if result.accuracy is not None:
-        metrics.append(
-            {
-                "name": "out-of-fold accuracy",
-                "value": result.accuracy.value,
-                "ci": [result.accuracy.low, result.accuracy.high],
-                "baseline": result.baseline_accuracy,
-                "better": "higher",
-            }
-        )
-    metrics.append(
-        {
-            "name": "tracks flagged as likely mislabelled",
-            "value": len(result.flagged),
-            "ci": None,
-            "baseline": None,
-            "better": "lower",
-        }
-    )
-    for row in result.cleaning.to_dict("records")[:1]:
-        metrics.append(
-            {
-                "name": f"accuracy gain from cleaning ({row['test_tracks']})",
-                "value": row["difference"],
-                "ci": [row["difference_low"], row["difference_high"]],
-                "baseline": None,
-                "better": "higher",
-            }
-        )
-    for row in result.multi_label.to_dict("records")[:2]:
-        metrics.append(
-            {
-                "name": f"set overlap (Jaccard), {row['model'].split(' (')[0]}",
-                "value": row["jaccard"],
-                "ci": [row["jaccard_low"], row["jaccard_high"]],
-                "baseline": None,
-                "better": "higher",
-            }
-        )
-    notes = {
-        "flagged": (
-            "Likely mislabelled tracks",
-            "confidence: how sure the label is wrong (1 - the out-of-fold probability of the given "
-            "label); suggested: the most probable genre; suggested_in_labels: the suggestion is "
-            "another of the track's playlist genres.",
-        ),
-        "wrong_by_genre": (
-            "Estimated wrong labels per genre",
-            "estimated_wrong: off-diagonal mass of cleanlab's calibrated confident joint "
-            "(bootstrap 95% CI); flagged: tracks listed above.",
-        ),
-        "cleaning": (
-            "Does cleaning help?",
-            "Models trained with and without the tracks flagged within the training part; "
-            "difference = cleaned - all (paired bootstrap 95% CI); real: the CI excludes 0.",
-        ),
-        "multi_label": (
-            "Several genres per track",
-            "Tracks in playlists of several genres: hit_any = the top genre is one of them; "
-            "jaccard = overlap of the top-|labels| genres with the label set (95% CIs).",
-        ),
-        "tag_vocabulary": ("Which artist tags fed which main genre", "Top tags per main genre."),
-        "tag_ties": ("Ties between genres", "Broken by the vocabulary order (first listed wins)."),
-        "tag_disagreements": ("Tag main genre against playlist genre", ""),
-    }
-    captions = {
-        "label_quality_wrong_by_genre": "Estimated wrong labels per genre (95% CI) and flagged share",
-        "label_quality_cleaning": "Accuracy with and without the flagged tracks (95% CI)",
-    }
-    blocks: list[dict[str, Any]] = []
-    tables = result.tables()
-    order = [
-        ("table", "flagged"),
-        ("figure", "label_quality_wrong_by_genre"),
-        ("table", "wrong_by_genre"),
-        ("figure", "label_quality_cleaning"),
-        ("table", "cleaning"),
-        ("table", "multi_label"),
-        ("table", "tag_vocabulary"),
-        ("table", "tag_ties"),
-        ("table", "tag_disagreements"),
-    ]
-    for kind, key in order:
-        if kind == "table" and key in tables:
-            name, note = notes[key]
-            blocks.append(
-                {"kind": "table", "title": name, "csv": f"{stage}/{key}.csv", "note": note, "max_rows": 50}
-            )
-        elif kind == "figure" and key in figure_files:
-            blocks.append({"kind": "figure", "title": captions[key], "file": figure_files[key]})
-    return {
-        "title": title,
-        "reading": reading("label_quality", result.facts),
-        "metrics": metrics,
-        "blocks": blocks,
-        "skipped": None,
-    }
+def run(ctx: Context) -> LabelQualityResult:
+    """The label-quality analysis of a run (its artist table, when given, for the tag checks)."""
+    cfg = ctx.config
+    return analyse(ctx.tracks, groups=ctx.groups(), artists=ctx.artists, vocabulary=cfg.vocabulary,
+                   seed=cfg.seed, progress=ctx.progress)

@@ -36,7 +36,7 @@ import pandas as pd
 from hitlab.errors import ConfigError, DataError
 from hitlab.features import FeatureSet, feature_frame
 from hitlab.modeling.evaluate import METRICS, Estimate, bootstrap, get_metric
-from hitlab.modeling.persist import data_hash, jsonable, save_model
+from hitlab.modeling.persist import data_hash, jsonable
 from hitlab.modeling.split import GroupLabels, Split, as_groups, inner_folds, outer_split
 from hitlab.modeling.tune import TuneResult, predict_scores, quiet_fit, tune
 from hitlab.modeling.zoo import (
@@ -241,7 +241,7 @@ class TaskResult:
         }
 
     def manifest(self) -> dict[str, Any]:
-        """What :func:`save` records beside the model file."""
+        """What :func:`hitlab.outputs.save_task_model` records beside the model file."""
         return {
             **self._identity(),
             "classes": self.classes,
@@ -262,25 +262,17 @@ class TaskResult:
             "seed": self.seed,
         }
 
-    def save(self, path: str) -> Any:
-        """Save :attr:`final` with its manifest (see :mod:`hitlab.modeling.persist`), and two checks.
+    def held_out_predictions(self) -> pd.DataFrame:
+        """Predictions of the chosen configuration *fitted on the training part only*
+        (``best.pipeline``) for the test tracks: ``track_id`` and the prediction, or one
+        probability column per class. What the test metrics were computed from."""
+        return self._predictions(self.best.pipeline)
 
-        Beside it:
-
-        - ``<name>_test_predictions.csv``: held-out predictions of the chosen configuration
-          *fitted on the training part only* (``best.pipeline``), for the test tracks
-          (``track_id`` and the prediction, or one probability column per class): what the
-          test metrics were computed from;
-        - ``<name>_reload_check.csv``: what the saved model (:attr:`final`, refitted on every
-          row when ``refit=True``, so these are *not* held-out predictions) predicts for the
-          same tracks, so that a reloaded model can be checked against the run that made it.
-        """
-        saved = save_model(self.final, path, self.manifest())
-        self._predictions(self.best.pipeline).to_csv(saved.with_name(f"{saved.stem}_test_predictions.csv"),
-                                                     index=False, float_format="%.10g")
-        self._predictions(self.final).to_csv(saved.with_name(f"{saved.stem}_reload_check.csv"), index=False,
-                                             float_format="%.10g")
-        return saved
+    def final_predictions(self) -> pd.DataFrame:
+        """What :attr:`final` (refitted on every row when ``refit=True``, so these are *not*
+        held-out predictions) predicts for the same test tracks: the check a reloaded model is
+        compared with. :func:`hitlab.outputs.save_task_model` saves both beside the model."""
+        return self._predictions(self.final)
 
     def _predictions(self, pipeline: Any) -> pd.DataFrame:
         out = pd.DataFrame({"track_id": self.rows["track_id"].iloc[self.split.test].to_numpy()})

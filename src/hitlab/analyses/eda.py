@@ -1,14 +1,17 @@
-"""Exploratory figures of a clean, labelled track table."""
+"""Exploratory analysis of a clean, labelled track table: figures of the features and popularity."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from hitlab import plots
+from hitlab.analyses.base import Context
 from hitlab.schema import AUDIO_FEATURES
 
-__all__ = ["eda_figures"]
+__all__ = ["EdaResult", "eda_figures", "run"]
 
 
 def eda_figures(tracks: pd.DataFrame) -> dict[str, Figure]:
@@ -32,3 +35,22 @@ def eda_figures(tracks: pd.DataFrame) -> dict[str, Figure]:
     if has_pop and "year" in tracks and tracks["year"].notna().any():
         figures["eda_popularity_by_year"] = plots.popularity_by_year(tracks)
     return figures
+
+
+@dataclass
+class EdaResult:
+    """The EDA figures by file stem (no tables)."""
+
+    drawn: dict[str, Figure] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {}
+
+    def figures(self) -> dict[str, Figure]:
+        return dict(self.drawn)
+
+
+def run(ctx: Context) -> EdaResult:
+    """The EDA of a run: :func:`eda_figures` of its tracks."""
+    ctx.progress("drawing figures")
+    return EdaResult(eda_figures(ctx.tracks))
