@@ -9,11 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 
 from hitlab.analyses import eras
-from hitlab.analyses._sections import render_section
-from hitlab.report.builder import _section
+from hitlab.analyses.registry import by_name
+from hitlab.outputs import render_section, write_analysis
 from hitlab.songs import group_labels
 
 #: Fewer trees keep the tests fast; the benchmark uses the zoo's defaults.
@@ -105,35 +104,32 @@ def test_skipped_with_a_reason(slice_: pd.DataFrame, years: tuple[int, ...] | No
     found = eras.analyse(tracks)
     assert found.skipped is not None and reason in found.skipped
     assert found.tables() == {} and found.figures() == {}
-    sec = eras.section(found)
-    assert sec["skipped"] == found.skipped and sec["blocks"] == []
+    assert found.headline_metrics() == []
 
 
 def test_section_renders_and_follows_the_report_contract(result: eras.ErasResult, tmp_path) -> None:
-    sec = eras.section(result)
-    assert set(sec) == {"title", "reading", "metrics", "blocks", "skipped"}
-    json.dumps(sec)  # plain values only
+    write_analysis(tmp_path, by_name("eras"), result)
+    sec = json.loads((tmp_path / "eras" / "section.json").read_text())
+    assert set(sec) == {"title", "template", "reading", "metrics", "tables", "figures", "facts", "skipped"}
     assert any("2018-2020" in line and "MAE" in line for line in sec["reading"])
     assert any("survivors" in line for line in sec["reading"])
     assert all(m["ci"][0] <= m["value"] <= m["ci"][1] for m in sec["metrics"])
-    # write what a stage would write, and read it back the way the report builder does
-    (tmp_path / "eras").mkdir()
-    (tmp_path / "figures").mkdir()
-    for name, table in result.tables().items():
-        table.to_csv(tmp_path / "eras" / f"{name}.csv", index=False)
-    figures = result.figures()
-    assert set(figures) == {"eras_staleness", "eras_drivers", "eras_partial_dependence", "eras_drift"}
-    assert all(isinstance(f, Figure) for f in figures.values())
-    for stem in figures:  # the builder embeds the bytes; drawing them to PNG is the stage's job
-        (tmp_path / "figures" / f"{stem}.png").write_bytes(b"\x89PNG")
-    built = _section(tmp_path, sec, "eras")
-    assert len(built["blocks"]) == len(sec["blocks"]) and built["reading"] == sec["reading"]
+    assert set(sec["figures"]) == {"eras_staleness", "eras_drivers", "eras_partial_dependence", "eras_drift"}
+    for relative in [*sec["tables"].values(), *sec["figures"].values()]:
+        assert (tmp_path / relative).is_file(), relative
+    html = render_section(tmp_path, "eras", sec)
+    assert 'id="eras"' in html and "How fast a model goes stale" in html
+    shown = [name for name, t in result.tables().items() if len(t) and name != "partial_dependence"]
+    assert html.count("<img") == 4 and html.count("<table") == len(shown)  # the curves are drawn, not listed
     plt.close("all")
 
 
-def test_template_autoescapes() -> None:
-    sec = {"title": "Eras <b>", "reading": ["<script>alert(1)</script>"], "metrics": [],
-           "blocks": [{"kind": "table", "title": "t", "csv": "eras/x.csv", "note": ""}], "skipped": None}
-    html = render_section("eras", sec, {"eras/x.csv": {"columns": ["a"], "rows": [["<img src=x>"]]}})
+def test_template_autoescapes(tmp_path) -> None:
+    (tmp_path / "eras").mkdir()
+    pd.DataFrame({"a": ["<img src=x>"]}).to_csv(tmp_path / "eras" / "staleness.csv", index=False)
+    sec = {"title": "Eras <b>", "template": "eras.html.j2", "reading": ["<script>alert(1)</script>"],
+           "metrics": [], "tables": {"staleness": "eras/staleness.csv"}, "figures": {}, "facts": {},
+           "skipped": None}
+    html = render_section(tmp_path, "eras", sec)
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;img src=x&gt;" in html
-    assert 'id="eras"' in html
+    assert "Eras &lt;b&gt;" in html and 'id="eras"' in html

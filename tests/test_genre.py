@@ -12,7 +12,7 @@ import pytest
 import hitlab.genre as genre
 from hitlab.errors import ConfigError, DataError
 from hitlab.modeling.evaluate import score
-from hitlab.report.builder import SECTION_FILE, _section
+from hitlab.outputs import SECTION_FILE, reading, render_section, report_data, write_result
 
 STRATEGIES = ("none", "undersample", "smote", "class_weight")
 
@@ -129,18 +129,17 @@ def test_calibration_table_and_ece(result: genre.GenreResult) -> None:
 
 
 def test_outputs_and_section_render(result: genre.GenreResult, tmp_path: Path) -> None:
-    summary = genre.write_outputs(result, tmp_path)
+    summary = write_result(result, tmp_path, "genre")
     section_file = tmp_path / "genre" / SECTION_FILE
     spec = json.loads(section_file.read_text())
-    for block in spec["blocks"]:
-        path = block.get("csv") or block.get("file")
+    for path in [*spec["tables"].values(), *spec["figures"].values()]:
         assert (tmp_path / path).exists(), path
-    rendered = _section(tmp_path, spec, "genre")
-    assert rendered["title"] == "Genre"
-    assert any("of the time" in line for line in rendered["reading"])
-    assert {m["name"] for m in rendered["metrics"]} >= {"accuracy", "hit any of its labels", "top-2 accuracy"}
-    kinds = {b["kind"] for b in rendered["blocks"]}
-    assert kinds == {"table", "figure"}
+    assert spec["title"] == "Genre"
+    assert any("of the time" in line for line in spec["reading"])
+    assert {m["name"] for m in spec["metrics"]} >= {"accuracy", "hit any of its labels", "top-2 accuracy"}
+    html = render_section(tmp_path, "genre", spec)
+    assert 'id="genre"' in html and "Imbalance strategies compared" in html and "Reliability curve" in html
+    assert html.count("<table") >= 7 and html.count("<img") == len(spec["figures"])
     assert (tmp_path / "models" / "genre.skops").exists()
     manifest = json.loads((tmp_path / "models" / "genre.json").read_text())
     assert set(manifest["class_counts"]) == set(result.fit.classes or [])
@@ -187,13 +186,13 @@ def test_tags_scheme_section_wording(tracks_slice: pd.DataFrame, artists_file: P
                        n_boot=50, seed=0)
     assert set(result.fit.classes or []) <= set(("pop", "country", "hiphop", "rock", "indie", "house", "r&b"))
     assert result.hit_any.value == pytest.approx(result.exact.value)  # one label per track
-    assert "main genre" in result.section({})["reading"][0]
+    assert "main genre" in reading("genre.reading.j2", result.facts)[0]
 
 
 def test_hitlab_run_writes_the_genre_stage_and_its_report_section(tmp_path: Path) -> None:
+
     from hitlab.config import RunConfig
     from hitlab.pipeline import run
-    from hitlab.report.builder import report_data
 
     done = run(RunConfig(out=str(tmp_path), name="g", quick=True, stages=["genre", "report"]))
     folder = done.folder

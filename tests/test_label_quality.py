@@ -12,10 +12,11 @@ import pytest
 
 from hitlab.analyses import label_quality as lq
 from hitlab.analyses._fitting import fit_model, predict, task_data
-from hitlab.analyses._sections import render_section
+from hitlab.analyses.genre import genre_task
+from hitlab.analyses.registry import by_name
 from hitlab.datasets import read_artists
-from hitlab.genre import genre_task
 from hitlab.labels import main_genre
+from hitlab.outputs import reading, render_section, write_analysis
 from hitlab.songs import group_labels
 
 FAST = {"n_estimators": 40}
@@ -100,7 +101,7 @@ def test_without_tags_cleaning_uses_all_test_tracks_and_says_so(slice_: pd.DataF
     assert found.cleaning["test_tracks"].tolist() == ["all test tracks"]
     assert any("scored on all test tracks" in n for n in found.notes)
     assert found.tag_vocabulary.empty
-    assert any("all test tracks" in line for line in lq.section(found)["reading"])
+    assert any("all test tracks" in line for line in reading("label_quality.reading.j2", found.facts))
 
 
 def test_multi_label_view_beside_the_one_label_model(result: lq.LabelQualityResult) -> None:
@@ -136,22 +137,22 @@ def test_skipped_without_labels(slice_: pd.DataFrame) -> None:
     tracks["genre"] = pd.array([pd.NA] * len(tracks), dtype="string")
     found = lq.analyse(tracks)
     assert found.skipped and "genre" in found.skipped
-    assert lq.section(found)["skipped"] == found.skipped
+    assert found.tables() == {} and found.figures() == {} and found.headline_metrics() == []
 
 
-def test_section_renders(result: lq.LabelQualityResult) -> None:
-    sec = lq.section(result)
-    assert set(sec) == {"title", "reading", "metrics", "blocks", "skipped"}
-    json.dumps(sec)
-    csvs = {b["csv"] for b in sec["blocks"] if b["kind"] == "table"}
-    written = {f"label_quality/{name}.csv" for name in result.tables()}
-    assert csvs == written - {"label_quality/out_of_fold.csv"}
-    files = {b["file"] for b in sec["blocks"] if b["kind"] == "figure"}
-    assert files == {f"figures/{stem}.png" for stem in result.figures()}
+def test_section_renders(result: lq.LabelQualityResult, tmp_path) -> None:
+    summary = write_analysis(tmp_path, by_name("label_quality"), result)
+    sec = json.loads((tmp_path / "label_quality" / "section.json").read_text())
+    assert set(sec) == {"title", "template", "reading", "metrics", "tables", "figures", "facts", "skipped"}
+    assert set(sec["tables"].values()) == {f"label_quality/{name}.csv" for name in result.tables()}
+    assert sec["figures"] == {stem: f"figures/{stem}.png" for stem in summary["files"]["figures"]}
     assert any("cleanlab" in line for line in sec["reading"])
     assert any("Does cleaning help?" in line for line in sec["reading"])
+    html = render_section(tmp_path, "label_quality", sec)
+    # every table but the out-of-fold probabilities is shown, with its title
+    assert html.count("<table") == len(result.tables()) - 1 and "Likely mislabelled tracks" in html
     hostile = result.flagged.head(2).copy()
     hostile.loc[hostile.index[0], "track_name"] = "<script>alert('x')</script>"
-    table = {"columns": list(hostile.columns), "rows": hostile.astype(str).to_numpy().tolist()}
-    html = render_section("label_quality", sec, {"label_quality/flagged.csv": table})
+    hostile.to_csv(tmp_path / "label_quality" / "flagged.csv", index=False)
+    html = render_section(tmp_path, "label_quality", sec)
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html

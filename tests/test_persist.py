@@ -21,6 +21,7 @@ from hitlab.modeling.persist import (
     manifest_path,
     sha256_file,
 )
+from hitlab.outputs import save_task_model
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def fitted(tracks_slice: pd.DataFrame):
 
 @pytest.fixture
 def saved(fitted, tmp_path: Path) -> Path:
-    return fitted.save(tmp_path / "models" / "popularity.skops")
+    return save_task_model(fitted, tmp_path / "models" / "popularity.skops")
 
 
 def test_a_saved_model_reloads_and_predicts_identically(
@@ -52,7 +53,7 @@ def test_a_saved_model_reloads_and_predicts_identically(
 def test_a_saved_classifier_predicts_labels(tracks_slice: pd.DataFrame, tmp_path: Path) -> None:
     task = Task("genre", "classification", "genre", resolve_features("genre"), "accuracy")
     result = fit_task(tracks_slice, task, models=["logistic"], budget=2, max_trials=1, n_boot=20, n_jobs=1)
-    loaded = load_model(result.save(tmp_path / "genre.skops"))
+    loaded = load_model(save_task_model(result, tmp_path / "genre.skops"))
     labels = loaded.predict(tracks_slice.head(50))
     assert set(labels) <= set(result.classes)
     np.testing.assert_array_equal(labels, result.labels(result.final.predict(result.X.head(50))))
@@ -129,7 +130,7 @@ def test_a_file_asking_for_untrusted_types_is_refused_even_with_a_matching_hash(
 def test_reversed_classes_in_the_side_file_are_refused(tracks_slice: pd.DataFrame, tmp_path: Path) -> None:
     task = Task("genre", "classification", "genre", resolve_features("genre"), "accuracy")
     result = fit_task(tracks_slice, task, models=["logistic"], budget=2, max_trials=1, n_boot=20, n_jobs=1)
-    saved = result.save(tmp_path / "genre.skops")
+    saved = save_task_model(result, tmp_path / "genre.skops")
     assert load_model(saved).classes == result.classes
     _edit_manifest(saved, lambda m: m["classes"].reverse())
     with pytest.raises(ModelFileError, match=r"genre.json: 'classes' does not match the model file genre"):

@@ -10,10 +10,12 @@ import pytest
 from matplotlib.figure import Figure
 
 from hitlab import popularity
+from hitlab.analyses._popularity_tables import _design as _ols_design
 from hitlab.config import RunConfig
 from hitlab.errors import ConfigError
 from hitlab.features import resolve_features
 from hitlab.modeling import load_model
+from hitlab.outputs import reading
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def result(tracks_slice: pd.DataFrame) -> popularity.PopularityResult:
 
 def _design(tracks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     features = resolve_features("popularity").without(["time_signature"], "empty")
-    design = popularity._design(tracks, features)
+    design = _ols_design(tracks, features)
     return design.to_numpy(float), tracks["popularity"].to_numpy(float)
 
 
@@ -123,8 +125,9 @@ def test_the_popularity_stage_writes_its_folder_and_a_loadable_model(
     for name in ("leaderboard", "ols", "errors_by_genre", "drivers", "vif", "test_predictions"):
         assert (folder / "popularity" / f"{name}.csv").is_file(), name
     section = json.loads((folder / "popularity" / "section.json").read_text())
-    for block in section["blocks"]:
-        assert (folder / (block.get("csv") or block["file"])).is_file()
+    for relative in [*section["tables"].values(), *section["figures"].values()]:
+        assert (folder / relative).is_file(), relative
+    assert section["template"] == "popularity.html.j2" and section["reading"]
     summary = run.results["popularity"]
     assert summary["split"]["group_by"] == config.group_by and summary["split"]["seed"] == 3
     loaded = load_model(folder / summary["files"]["model"])
@@ -152,4 +155,4 @@ def test_a_tiny_table_still_runs_and_notes_the_skipped_ols(clean_tracks: pd.Data
     assert any(
         "OLS summary skipped: OLS needs more tracks than terms" in n for n in result.summary()["notes"]
     )
-    assert "not comparable" not in " ".join(result.section({})["reading"])
+    assert "not comparable" not in " ".join(reading("popularity.reading.j2", result.facts))

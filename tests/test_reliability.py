@@ -354,7 +354,7 @@ def test_single_genre_table_keeps_the_popularity_results(tmp_path):
 
 
 def test_a_bug_in_a_task_is_not_turned_into_a_skip(work, monkeypatch, tree_hashes):
-    monkeypatch.setattr("hitlab.popularity.fit", _raise(TypeError("a real bug")))
+    monkeypatch.setattr("hitlab.analyses.popularity.fit", _raise(TypeError("a real bug")))
     before = tree_hashes(work)
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--name", "keep",
                   "--group-by", "track", "--stages", "popularity")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hitlab.config import RunConfig
+from hitlab.outputs import report_data
 from hitlab.pipeline import run
-from hitlab.report import report_data
 
 CHROMIUM = os.environ.get("HITLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 BROWSER_ARGS = [
@@ -43,7 +43,9 @@ def test_report_data_holds_every_part(eda_run):
         "rap",
         "rock",
     }
-    assert len(data["eda"]) == 4 and all(f["src"].startswith("data:image/png;base64,") for f in data["eda"])
+    eda = next(s for s in data["sections"] if s["key"] == "eda")
+    assert eda["title"] == "Exploratory analysis" and len(eda["figures"]) == 4
+    assert str(eda["html"]).count('src="data:image/png;base64,') == 4
     assert "28,354 tracks remain" in data["data"]["reading"][0]
 
 
@@ -68,7 +70,7 @@ def test_report_in_headless_chromium(eda_run, tmp_path):
             headings = [h.inner_text() for h in page.query_selector_all("section > h2")]
             assert headings[:2] == ["Data and cleaning", "Exploratory analysis"]
             expected = [p.parent.name for p in eda_run.glob("*/section.json")]
-            assert len(headings) == 2 + len(expected)
+            assert len(headings) == 1 + len(expected)  # data and cleaning, then one per section
             images = page.query_selector_all("img")
             assert images and all(img.evaluate("i => i.complete && i.naturalWidth > 0") for img in images)
             # nothing wider than the screen but the scrollable table boxes

@@ -10,6 +10,7 @@ import pandas as pd
 from hitlab.features import resolve_features
 from hitlab.modeling import Task, fit_task
 from hitlab.modeling.zoo import build_pipeline, get_model
+from hitlab.outputs import save_task_model
 from hitlab.songs import group_labels
 
 
@@ -22,7 +23,7 @@ def test_the_test_predictions_file_is_the_training_part_model_and_the_reload_che
     result = fit_task(rows, task, models=["lightgbm"], max_trials=1, n_boot=10, seed=0, n_jobs=1,
                       groups=group_labels(rows), group_by="song")
     assert result.final_rows == "all rows"
-    saved = result.save(str(tmp_path / "popularity.skops"))
+    saved = save_task_model(result, tmp_path / "popularity.skops")
     held_out = pd.read_csv(saved.with_name("popularity_test_predictions.csv"))
     reload_check = pd.read_csv(saved.with_name("popularity_reload_check.csv"))
     assert not (tmp_path / "popularity_holdout.csv").exists()

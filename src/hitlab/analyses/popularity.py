@@ -50,11 +50,19 @@ from hitlab.modeling.zoo import available_models
 from hitlab.songs import group_labels, grouping_note
 
 __all__ = [
+    "DEFAULT_MODEL",
     "DEFAULT_TRIALS",
+    "METRIC_LABELS",
     "OTHER_BUDGET_SHARE",
+    "OTHER_TRIALS",
     "QUICK_MODELS",
+    "QUICK_TRIALS",
+    "SAFETY_FACTOR",
+    "Drivers",
     "PopularityResult",
     "check",
+    "drivers",
+    "error_table",
     "errors_by_genre",
     "feature_frame",
     "fit",
