@@ -217,7 +217,7 @@ def _raise(exc: BaseException):
 @pytest.mark.parametrize("fault", [KeyboardInterrupt(), RuntimeError("a bug deep inside")])
 def test_interrupted_run_keeps_the_earlier_run(work, monkeypatch, fault, tree_hashes):
     before = tree_hashes(work)
-    monkeypatch.setattr(hitlab.pipeline, "eda_figures", _raise(fault))
+    monkeypatch.setattr("hitlab.analyses.eda.eda_figures", _raise(fault))
     result = _cli("run", "--data", work / "tracks.csv", "--out", work / "runs", "--name", "keep",
                   "--stages", "eda")
     assert result.exit_code != 0
@@ -247,7 +247,7 @@ def test_leftovers_of_a_killed_run_are_tidied_by_the_next_run(work, monkeypatch,
     os.rename(runs / "keep", runs / ".keep.old-0123456789abcdef")
     (runs / ".keep.partial-fedcba9876543210").mkdir()
     (runs / ".keep.partial-fedcba9876543210" / "half.parquet").write_bytes(b"half")
-    monkeypatch.setattr(hitlab.pipeline, "eda_figures", _raise(RuntimeError("fails after tidying")))
+    monkeypatch.setattr("hitlab.analyses.eda.eda_figures", _raise(RuntimeError("fails after tidying")))
     result = _cli("run", "--data", work / "tracks.csv", "--out", runs, "--name", "keep", "--stages", "eda")
     assert result.exit_code != 0
     assert tree_hashes(work) == before
@@ -451,6 +451,7 @@ def test_help_shows_no_bool_type_shows_defaults_and_stage_names():
 
 
 def test_stage_list_matches_the_pipeline():
-    """The names --stages accepts are the pipeline's optional stages, in order, then the report."""
-    optional = [name for name, _ in hitlab.pipeline.STAGES if name not in ("load", "clean", "label")]
-    assert (*optional, "report") == STAGE_NAMES
+    """The names --stages accepts are the built-in analyses, in order, then the report."""
+    from hitlab.analyses.registry import BUILTIN_ANALYSES
+
+    assert (*(a.name for a in BUILTIN_ANALYSES), "report") == STAGE_NAMES
