@@ -20,7 +20,6 @@ the estimator has it, else balanced ``sample_weight`` passed to ``fit``; see
 from __future__ import annotations
 
 import importlib.util
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import has_fit_parameter
 
 from hitlab.errors import ConfigError
 from hitlab.features import FeatureSet
@@ -200,10 +200,6 @@ def make_preprocessor(features: FeatureSet, *, scale: bool) -> ColumnTransformer
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
 
 
-def _accepts(estimator: BaseEstimator, parameter: str) -> bool:
-    return parameter in inspect.signature(type(estimator).fit).parameters
-
-
 def build_pipeline(
     spec: ModelSpec,
     features: FeatureSet,
@@ -242,7 +238,7 @@ def build_pipeline(
     if plan.balanced_weights:
         if "class_weight" in estimator.get_params():
             estimator.set_params(class_weight="balanced")
-        elif not _accepts(estimator, "sample_weight"):
+        elif not has_fit_parameter(estimator, "sample_weight"):
             raise ConfigError(
                 f"strategy {strategy!r} needs class or sample weights, "
                 f"which model {spec.name!r} does not take"
