@@ -39,14 +39,7 @@ from hitlab.modeling.evaluate import METRICS, Estimate, bootstrap, get_metric
 from hitlab.modeling.persist import data_hash, jsonable, save_model
 from hitlab.modeling.split import GroupLabels, Split, as_groups, inner_folds, outer_split
 from hitlab.modeling.tune import TuneResult, predict_scores, quiet_fit, tune
-from hitlab.modeling.zoo import (
-    available_models,
-    build_pipeline,
-    fit_params,
-    get_model,
-    missing_models,
-    sampler_note,
-)
+from hitlab.modeling.zoo import DEFAULT_ZOO, ModelZoo, build_pipeline, fit_params, sampler_note
 
 __all__ = ["Candidate", "Task", "TaskResult", "fit_task"]
 
@@ -294,22 +287,22 @@ class TaskResult:
         return out
 
 
-def _candidates(task: Task, models: Sequence[str] | None, strategies: Sequence[str],
-                notes: list[str], pairs: Sequence[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+def _candidates(task: Task, models: Sequence[str] | None, strategies: Sequence[str], notes: list[str],
+                pairs: Sequence[tuple[str, str]] | None, zoo: ModelZoo) -> list[tuple[str, str]]:
     if pairs is not None:
         chosen = list(dict.fromkeys((str(m), str(s)) for m, s in pairs if m != task.baseline))
         for name, strategy in chosen:
-            get_model(task.kind, name)
+            zoo.get_model(task.kind, name)
             if task.kind == "regression" and strategy != "none":
                 raise ConfigError("imbalance strategies apply to classification tasks only")
         return [(task.baseline, "none"), *chosen]
-    names = list(models) if models is not None else available_models(task.kind)
+    names = list(models) if models is not None else zoo.available_models(task.kind)
     if models is None:
-        for name, install in missing_models(task.kind).items():
+        for name, install in zoo.missing_models(task.kind).items():
             notes.append(f"model {name!r} skipped: its optional package is not installed ({install})")
     names = [n for n in names if n != task.baseline]
     for name in names:
-        get_model(task.kind, name)  # validates the name and the optional extra
+        zoo.get_model(task.kind, name)  # validates the name and the optional extra
     if task.kind == "regression" and list(strategies) != ["none"]:
         raise ConfigError("imbalance strategies apply to classification tasks only")
     pairs = [(task.baseline, "none")]
@@ -338,6 +331,7 @@ def fit_task(
     refit: bool = True,
     n_jobs: int = -1,
     progress: Callable[[str], None] | None = None,
+    zoo: ModelZoo = DEFAULT_ZOO,
 ) -> TaskResult:
     """Tune, fit and test every candidate of ``task`` on a grouped split; pick and refit the best.
 
@@ -385,6 +379,8 @@ def fit_task(
         Threads per estimator.
     progress
         Called with a short message as each candidate starts.
+    zoo
+        The models and imbalance strategies the names refer to (:class:`~hitlab.modeling.zoo.ModelZoo`).
 
     Raises
     ------
@@ -441,10 +437,10 @@ def fit_task(
                         n_splits=n_splits, seed=seed)
     n_classes = len(classes) if classes is not None else None
     candidates: list[Candidate] = []
-    pairs = _candidates(task, models, strategies, notes, pairs)
+    pairs = _candidates(task, models, strategies, notes, pairs, zoo)
 
     def spec_of(model_name: str) -> Any:
-        spec = get_model(task.kind, model_name)
+        spec = zoo.get_model(task.kind, model_name)
         if params and model_name in params:
             spec = dataclasses.replace(spec, defaults={**spec.defaults, **params[model_name]})
         return spec
@@ -458,7 +454,7 @@ def fit_task(
         say(f"{label}: tuning ({planned} trial{'s' if planned > 1 else ''})")
         tuning = tune(spec, features, X_train, y_train, folds, metric=task.metric, strategy=strategy,
                       budget=model_budget, max_trials=model_trials, seed=seed, n_jobs=n_jobs,
-                      n_classes=n_classes)
+                      n_classes=n_classes, zoo=zoo)
         if tuning.clock_capped:
             notes.append(f"{label}: the {model_budget:g} s safety cap stopped tuning after {tuning.n_trials} "
                          f"of {tuning.planned_trials} trials; this run will not repeat exactly on another "
@@ -467,9 +463,9 @@ def fit_task(
             if f"{label}: {note}" not in notes:
                 notes.append(f"{label}: {note}")
         pipeline = build_pipeline(spec, features, params=tuning.params, strategy=strategy, seed=seed,
-                                  n_jobs=n_jobs)
+                                  n_jobs=n_jobs, zoo=zoo)
         t0 = time.perf_counter()
-        quiet_fit(pipeline, X_train, y_train, **fit_params(pipeline, strategy, y_train))
+        quiet_fit(pipeline, X_train, y_train, **fit_params(pipeline, strategy, y_train, zoo=zoo))
         fit_seconds = time.perf_counter() - t0
         note = sampler_note(pipeline)
         if note and f"{label}: {note}" not in notes:
@@ -496,8 +492,8 @@ def fit_task(
     if refit:
         say(f"refitting {best.key} on all {len(rows):,} rows")
         final = build_pipeline(spec_of(best.model), features, params=best.tuning.params,
-                               strategy=best.strategy, seed=seed, n_jobs=n_jobs)
-        quiet_fit(final, X, y, **fit_params(final, best.strategy, y))
+                               strategy=best.strategy, seed=seed, n_jobs=n_jobs, zoo=zoo)
+        quiet_fit(final, X, y, **fit_params(final, best.strategy, y, zoo=zoo))
         final_rows = "all rows"
     else:
         final, final_rows = best.pipeline, "training part"
