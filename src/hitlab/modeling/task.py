@@ -41,7 +41,7 @@ from hitlab.modeling.split import GroupLabels, Split, as_groups, inner_folds, ou
 from hitlab.modeling.tune import TuneResult, predict_scores, quiet_fit, tune
 from hitlab.modeling.zoo import DEFAULT_ZOO, ModelZoo, build_pipeline, fit_params, sampler_note
 
-__all__ = ["Candidate", "Task", "TaskResult", "fit_task"]
+__all__ = ["Candidate", "Task", "TaskData", "TaskResult", "fit_task", "task_data"]
 
 #: Metrics reported for each kind of task, in leaderboard order.
 REPORTED: dict[str, tuple[str, ...]] = {
@@ -287,6 +287,79 @@ class TaskResult:
         return out
 
 
+@dataclass
+class TaskData:
+    """A task's model-ready data: the rows with a target, their feature frame, target and groups.
+
+    ``rows`` keeps the original index; ``y`` holds class codes for classification (``classes``
+    names them, sorted); ``features`` is the task's feature set less the columns with no value
+    in these rows; ``groups`` one split-group label per row; ``left_out`` counts the rows
+    without a target; ``notes`` says in words what was left out or dropped.
+    """
+
+    rows: pd.DataFrame
+    X: pd.DataFrame
+    y: np.ndarray
+    classes: list[str] | None
+    features: FeatureSet
+    groups: np.ndarray
+    left_out: int
+    notes: list[str] = field(default_factory=list)
+
+
+def task_data(tracks: pd.DataFrame, task: Task, groups: GroupLabels | None = None) -> TaskData:
+    """The rows of ``tracks`` with a ``task.target`` value, ready to model.
+
+    ``groups``: one split-group label per row of ``tracks`` (array-like), or a function of the
+    rows with a target returning one per row; ``None``: every row is its own group. What the
+    groups mean (songs, artists) is the caller's business.
+
+    Raises
+    ------
+    DataError
+        No target column, no row with a target, no feature with a value, or a single class.
+    ConfigError
+        Group labels of the wrong length, or a row without one.
+    """
+    if task.target not in tracks.columns:
+        raise DataError(f"the tracks have no {task.target!r} column to predict")
+    has_target = tracks[task.target].notna().to_numpy()
+    rows = tracks[has_target]
+    if callable(groups):
+        row_groups = as_groups(groups, rows)
+    elif groups is not None:
+        row_groups = as_groups(groups, n=len(tracks))[has_target]
+    else:
+        row_groups = as_groups(None, n=len(rows))
+    if len(rows) == 0:
+        raise DataError(f"no track has a {task.target!r} value")
+    notes: list[str] = []
+    left_out = len(tracks) - len(rows)
+    if left_out:
+        notes.append(f"{left_out:,} tracks without {task.target} left out")
+    features = task.features
+    empty = [c for c in features.columns if c in rows.columns and rows[c].isna().all()]
+    if empty:
+        features = features.without(empty, "no value in this data")
+        notes.append(f"feature(s) {', '.join(empty)} dropped: no value in this data")
+    if not features.columns:
+        raise DataError(f"none of the {task.name} features has a value in this data")
+    X = feature_frame(rows, features)
+    classes: list[str] | None = None
+    if task.kind == "classification":
+        labels = rows[task.target].astype("string").to_numpy(dtype=object)
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise DataError(
+                f"the {task.target!r} column has a single class ({classes[0]!r}); nothing to learn"
+            )
+        lookup = {c: i for i, c in enumerate(classes)}
+        y = np.asarray([lookup[v] for v in labels], dtype=np.int64)
+    else:
+        y = pd.to_numeric(rows[task.target], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+    return TaskData(rows, X, y, classes, features, row_groups, left_out, notes)
+
+
 def _candidates(task: Task, models: Sequence[str] | None, strategies: Sequence[str], notes: list[str],
                 pairs: Sequence[tuple[str, str]] | None, zoo: ModelZoo) -> list[tuple[str, str]]:
     if pairs is not None:
@@ -392,45 +465,14 @@ def fit_task(
     started = time.perf_counter()
     say = progress or (lambda message: None)
     notes: list[str] = []
-    if task.target not in tracks.columns:
-        raise DataError(f"the tracks have no {task.target!r} column to predict")
     metric = get_metric(task.metric)
     if metric.kind != task.kind:
         raise ConfigError(f"metric {task.metric!r} is a {metric.kind} metric, the task is {task.kind}")
-    has_target = tracks[task.target].notna().to_numpy()
-    rows = tracks[has_target]
-    if callable(groups):
-        row_groups = as_groups(groups, rows)
-    elif groups is not None:
-        row_groups = as_groups(groups, n=len(tracks))[has_target]
-    else:
-        row_groups = as_groups(None, n=len(rows))
+    data = task_data(tracks, task, groups)
+    rows, X, y, classes, features = data.rows, data.X, data.y, data.classes, data.features
+    notes.extend(data.notes)
     group_name = group_by or ("row" if groups is None else "group")
-    if len(rows) == 0:
-        raise DataError(f"no track has a {task.target!r} value")
-    if len(rows) < len(tracks):
-        notes.append(f"{len(tracks) - len(rows):,} tracks without {task.target} left out")
-    features = task.features
-    empty = [c for c in features.columns if c in rows.columns and rows[c].isna().all()]
-    if empty:
-        features = features.without(empty, "no value in this data")
-        notes.append(f"feature(s) {', '.join(empty)} dropped: no value in this data")
-    if not features.columns:
-        raise DataError(f"none of the {task.name} features has a value in this data")
-    X = feature_frame(rows, features)
-    classes: list[str] | None = None
-    if task.kind == "classification":
-        labels = rows[task.target].astype("string").to_numpy(dtype=object)
-        classes = sorted(set(labels))
-        if len(classes) < 2:
-            raise DataError(
-                f"the {task.target!r} column has a single class ({classes[0]!r}); nothing to learn"
-            )
-        lookup = {c: i for i, c in enumerate(classes)}
-        y = np.asarray([lookup[v] for v in labels], dtype=np.int64)
-    else:
-        y = pd.to_numeric(rows[task.target], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
-    split = outer_split(row_groups, group_by=group_name, test_size=test_size, seed=seed)
+    split = outer_split(data.groups, group_by=group_name, test_size=test_size, seed=seed)
     train, test = split.train, split.test
     X_train, y_train = X.iloc[train], y[train]
     folds = inner_folds(split.groups[train], y_train if classes is not None else None,
