@@ -66,3 +66,27 @@ def test_task_data_keeps_the_rows_with_a_target_and_their_groups(tracks_slice: p
         task_data(rows, task, labels[1:])
     with pytest.raises(DataError, match="single class \\('pop'\\)"):
         task_data(rows.assign(genre="pop"), task)
+
+
+def test_the_modelling_package_imports_no_music_module() -> None:
+    """Issue 14: ``hitlab.modeling`` knows no music; groups and labels come in from the caller."""
+    import ast
+
+    import hitlab.modeling
+
+    music = ("hitlab.labels", "hitlab.songs", "hitlab.clean", "hitlab.schema", "hitlab.genre",
+             "hitlab.popularity", "hitlab.analyses", "hitlab.pipeline", "hitlab.cli", "hitlab.report",
+             "hitlab.outputs")
+    folder = Path(hitlab.modeling.__file__).parent
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):  # from hitlab import songs -> hitlab.songs
+                names = [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            found += [f"{path.name}: {n}" for n in names if n.startswith(music)]
+    assert len(list(folder.glob("*.py"))) >= 8
+    assert found == []
