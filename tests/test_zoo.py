@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from hitlab.errors import ConfigError
 from hitlab.features import feature_frame, resolve_features
@@ -114,21 +115,98 @@ def test_zoo_errors_say_what_is_allowed(call, match: str) -> None:
         call()
 
 
-def test_a_missing_optional_extra_is_skipped_with_the_install_command(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(zoo._REGISTRY, "regression", dict(zoo._REGISTRY["regression"]))
-    zoo.register(
-        ModelSpec(
-            "fancy", "regression", make=lambda s, j: None, requires="no_such_package_xyz", extra="fancy"
-        )
+def test_a_missing_optional_extra_is_skipped_with_the_install_command() -> None:
+    fancy = ModelSpec(
+        "fancy", "regression", make=lambda s, j: None, requires="no_such_package_xyz", extra="fancy"
     )
-    assert "fancy" not in available_models("regression")
-    assert zoo.missing_models("regression")["fancy"] == "pip install 'hitlab[fancy]'"
+    own = zoo.DEFAULT_ZOO.with_model(fancy)
+    assert "fancy" not in available_models("regression", zoo=own)
+    assert zoo.missing_models("regression", zoo=own)["fancy"] == "pip install 'hitlab[fancy]'"
     with pytest.raises(ConfigError, match=r"needs the optional package 'no_such_package_xyz': pip install"):
-        get_model("regression", "fancy")
-    with pytest.raises(ConfigError, match="already registered"):
-        zoo.register(ModelSpec("fancy", "regression", make=lambda s, j: None))
+        get_model("regression", "fancy", zoo=own)
+    with pytest.raises(ConfigError, match="'fancy' is already in the zoo"):
+        own.with_model(ModelSpec("fancy", "regression", make=lambda s, j: None))
+    assert "fancy" not in zoo.DEFAULT_ZOO.models["regression"]
+
+
+# --------------------------------------------------------------------------- zoos are values
+
+
+def _toy_mean(seed: int, n_jobs: int) -> BaseEstimator:
+    from sklearn.dummy import DummyRegressor
+
+    return DummyRegressor(strategy="mean")
+
+
+def test_a_custom_zoo_with_a_toy_model_and_strategy_runs_in_fit_task_and_leaves_the_default_alone(
+    small: pd.DataFrame,
+) -> None:
+    from hitlab.modeling import Task, fit_task
+
+    before = {kind: dict(specs) for kind, specs in zoo.DEFAULT_ZOO.models.items()}
+    strategies_before = dict(zoo.DEFAULT_ZOO.strategies)
+    own = zoo.DEFAULT_ZOO.with_model(ModelSpec("toy_mean", "regression", make=_toy_mean)).with_strategy(
+        zoo.Strategy("toy_weights", "balanced weights under another name", balanced_weights=True)
+    )
+    rows = small.head(400)
+    popularity = Task("popularity", "regression", "popularity", resolve_features("popularity"), "mae")
+    result = fit_task(rows, popularity, models=["toy_mean"], n_boot=20, seed=0, n_jobs=1, zoo=own)
+    assert [c.key for c in result.candidates] == ["median", "toy_mean"]
+    train_mean = result.y[result.split.train].mean()
+    np.testing.assert_allclose(result.best.prediction, train_mean)
+    np.testing.assert_allclose(result.final.predict(result.X.head(3)), result.y.mean())
+
+    genre = Task("genre", "classification", "genre", resolve_features("genre"), "accuracy")
+    result = fit_task(rows, genre, models=["logistic"], strategies=("toy_weights",), max_trials=1, n_boot=20,
+                      seed=0, n_jobs=1, zoo=own)
+    assert [c.key for c in result.candidates] == ["majority", "logistic+toy_weights"]
+    assert result.best.pipeline.named_steps["model"].class_weight == "balanced"
+
+    with pytest.raises(ConfigError, match="unknown regression model 'toy_mean'"):
+        fit_task(rows, popularity, models=["toy_mean"], n_boot=20, seed=0, n_jobs=1)
+    with pytest.raises(ConfigError, match="unknown imbalance strategy 'toy_weights'"):
+        fit_task(rows, genre, models=["logistic"], strategies=("toy_weights",), max_trials=1, n_boot=20,
+                 seed=0, n_jobs=1)
+    assert {kind: dict(specs) for kind, specs in zoo.DEFAULT_ZOO.models.items()} == before
+    assert dict(zoo.DEFAULT_ZOO.strategies) == strategies_before
+    assert zoo.STRATEGIES is zoo.DEFAULT_ZOO.strategies
+
+
+def test_a_zoo_cannot_change_in_place_and_with_model_returns_a_new_one() -> None:
+    own = zoo.ModelZoo([ModelSpec(n, "regression", make=_toy_mean) for n in ("a", "b")])
+    with pytest.raises(TypeError):
+        own.models["regression"]["c"] = ModelSpec("c", "regression", make=_toy_mean)  # type: ignore[index]
+    with pytest.raises(TypeError):
+        own.strategies["none"] = zoo.Strategy("none", "")  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        own.extra = 1  # type: ignore[attr-defined]
+    replaced = own.with_model(ModelSpec("a", "regression", make=_toy_mean, description="new"), replace=True)
+    assert list(replaced.models["regression"]) == ["a", "b"]
+    assert replaced.models["regression"]["a"].description == "new"
+    assert own.models["regression"]["a"].description == ""
+    assert replaced != own and own == zoo.ModelZoo(own.models["regression"].values())
+    wider = own.with_model(ModelSpec("c", "classification", make=_toy_mean))
+    assert list(wider.models["classification"]) == ["c"]
+    assert own.models["classification"] == {}
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: zoo.ModelZoo([ModelSpec("a", "ranking", make=_toy_mean)]), "kind must be one of regression"),
+        (lambda: zoo.ModelZoo([ModelSpec("a", "regression", make=_toy_mean)] * 2),
+         "a regression model named 'a' is already in the zoo"),
+        (lambda: zoo.ModelZoo(strategies=[zoo.Strategy("x", "")] * 2),
+         "an imbalance strategy named 'x' is already in the zoo"),
+        (lambda: zoo.DEFAULT_ZOO.with_strategy(zoo.Strategy("smote", "")),
+         "an imbalance strategy named 'smote' is already in the zoo"),
+        (lambda: zoo.ModelZoo().get_model("regression", "lightgbm"), "unknown regression model 'lightgbm'"),
+        (lambda: zoo.ModelZoo().get_strategy("none"), "unknown imbalance strategy 'none'"),
+    ],
+)
+def test_zoo_construction_errors_say_what_is_wrong(build, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        build()
 
 
 @pytest.mark.parametrize("kind", ["regression", "classification"])
@@ -151,7 +229,7 @@ def test_the_lightgbm_search_space_keeps_the_tree_budget(kind: str) -> None:
 
 # --------------------------------------------------------------------------- trial 0 = the defaults
 
-ENTRIES = [(kind, name) for kind in zoo.KINDS for name in zoo._REGISTRY[kind]]
+ENTRIES = [(kind, name) for kind in zoo.KINDS for name in zoo.DEFAULT_ZOO.models[kind]]
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -161,7 +239,7 @@ def test_trial_0_of_every_zoo_entry_is_all_of_its_defaults(small: pd.DataFrame, 
     from hitlab.modeling.split import inner_folds
     from hitlab.modeling.tune import _replay, first_trial, tune
 
-    spec = zoo._REGISTRY[kind][name]
+    spec = zoo.DEFAULT_ZOO.models[kind][name]
     first = first_trial(spec)  # every dimension of the space has its default, inside its range
     replayed = _replay(spec, first)
     assert replayed == {k: spec.defaults[k] for k in replayed}

@@ -9,17 +9,17 @@ analyses score exactly the way the popularity and genre tasks do.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
-from hitlab.errors import ConfigError, DataError
-from hitlab.features import FeatureSet, feature_frame
+from hitlab.features import FeatureSet
 from hitlab.modeling import Estimate, Task
 from hitlab.modeling.evaluate import Metric, bootstrap, bootstrap_indices
+from hitlab.modeling.task import TaskData
+from hitlab.modeling.task import task_data as model_ready
 from hitlab.modeling.tune import predict_scores
 from hitlab.modeling.zoo import build_pipeline, get_model
 from hitlab.songs import group_labels
@@ -27,56 +27,12 @@ from hitlab.songs import group_labels
 MODEL = "lightgbm"
 
 
-@dataclass
-class TaskData:
-    """A task's rows (those with a target), feature frame, target and row groups."""
-
-    rows: pd.DataFrame
-    X: pd.DataFrame
-    y: np.ndarray
-    classes: list[str] | None
-    features: FeatureSet
-    groups: np.ndarray
-    left_out: int
-
-
 def task_data(tracks: pd.DataFrame, task: Task, groups: np.ndarray | None = None) -> TaskData:
-    """Rows with a target, their feature frame and target (class codes for classification).
+    """Rows with a target, their feature frame and target (:func:`hitlab.modeling.task.task_data`).
 
-    ``groups`` (one label per row of ``tracks``; default the track id) follows the rows kept.
-
-    Raises
-    ------
-    DataError
-        No target column, no row with a target, a single class, or a wrong-sized ``groups``.
+    ``groups`` (one label per row of ``tracks``; default the song) follows the rows kept.
     """
-    if task.target not in tracks.columns:
-        raise DataError(f"the tracks have no {task.target!r} column to predict")
-    if groups is None:
-        groups = group_labels(tracks, "song")
-    groups = np.asarray(groups, dtype=object)
-    if len(groups) != len(tracks):
-        raise ConfigError(f"groups has {len(groups)} labels for {len(tracks)} tracks")
-    keep = tracks[task.target].notna().to_numpy()
-    rows = tracks[keep]
-    if len(rows) == 0:
-        raise DataError(f"no track has a {task.target!r} value")
-    features = task.features
-    empty = [c for c in features.columns if c in rows.columns and rows[c].isna().all()]
-    if empty:
-        features = features.without(empty, "no value in this data")
-    X = feature_frame(rows, features)
-    classes: list[str] | None = None
-    if task.kind == "classification":
-        labels = rows[task.target].astype("string").to_numpy(dtype=object)
-        classes = sorted(set(labels))
-        if len(classes) < 2:
-            raise DataError(f"the {task.target!r} column has a single class; nothing to learn")
-        lookup = {c: i for i, c in enumerate(classes)}
-        y = np.asarray([lookup[v] for v in labels], dtype=np.int64)
-    else:
-        y = pd.to_numeric(rows[task.target], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
-    return TaskData(rows, X, y, classes, features, groups[keep], int((~keep).sum()))
+    return model_ready(tracks, task, group_labels(tracks, "song") if groups is None else groups)
 
 
 def fit_model(task: Task, features: FeatureSet, X: pd.DataFrame, y: np.ndarray, *, seed: int = 42,

@@ -39,16 +39,9 @@ from hitlab.modeling.evaluate import METRICS, Estimate, bootstrap, get_metric
 from hitlab.modeling.persist import data_hash, jsonable
 from hitlab.modeling.split import GroupLabels, Split, as_groups, inner_folds, outer_split
 from hitlab.modeling.tune import TuneResult, predict_scores, quiet_fit, tune
-from hitlab.modeling.zoo import (
-    available_models,
-    build_pipeline,
-    fit_params,
-    get_model,
-    missing_models,
-    sampler_note,
-)
+from hitlab.modeling.zoo import DEFAULT_ZOO, ModelZoo, build_pipeline, fit_params, sampler_note
 
-__all__ = ["Candidate", "Task", "TaskResult", "fit_task"]
+__all__ = ["Candidate", "Task", "TaskData", "TaskResult", "fit_task", "task_data"]
 
 #: Metrics reported for each kind of task, in leaderboard order.
 REPORTED: dict[str, tuple[str, ...]] = {
@@ -286,22 +279,95 @@ class TaskResult:
         return out
 
 
-def _candidates(task: Task, models: Sequence[str] | None, strategies: Sequence[str],
-                notes: list[str], pairs: Sequence[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+@dataclass
+class TaskData:
+    """A task's model-ready data: the rows with a target, their feature frame, target and groups.
+
+    ``rows`` keeps the original index; ``y`` holds class codes for classification (``classes``
+    names them, sorted); ``features`` is the task's feature set less the columns with no value
+    in these rows; ``groups`` one split-group label per row; ``left_out`` counts the rows
+    without a target; ``notes`` says in words what was left out or dropped.
+    """
+
+    rows: pd.DataFrame
+    X: pd.DataFrame
+    y: np.ndarray
+    classes: list[str] | None
+    features: FeatureSet
+    groups: np.ndarray
+    left_out: int
+    notes: list[str] = field(default_factory=list)
+
+
+def task_data(tracks: pd.DataFrame, task: Task, groups: GroupLabels | None = None) -> TaskData:
+    """The rows of ``tracks`` with a ``task.target`` value, ready to model.
+
+    ``groups``: one split-group label per row of ``tracks`` (array-like), or a function of the
+    rows with a target returning one per row; ``None``: every row is its own group. What the
+    groups mean (songs, artists) is the caller's business.
+
+    Raises
+    ------
+    DataError
+        No target column, no row with a target, no feature with a value, or a single class.
+    ConfigError
+        Group labels of the wrong length, or a row without one.
+    """
+    if task.target not in tracks.columns:
+        raise DataError(f"the tracks have no {task.target!r} column to predict")
+    has_target = tracks[task.target].notna().to_numpy()
+    rows = tracks[has_target]
+    if callable(groups):
+        row_groups = as_groups(groups, rows)
+    elif groups is not None:
+        row_groups = as_groups(groups, n=len(tracks))[has_target]
+    else:
+        row_groups = as_groups(None, n=len(rows))
+    if len(rows) == 0:
+        raise DataError(f"no track has a {task.target!r} value")
+    notes: list[str] = []
+    left_out = len(tracks) - len(rows)
+    if left_out:
+        notes.append(f"{left_out:,} tracks without {task.target} left out")
+    features = task.features
+    empty = [c for c in features.columns if c in rows.columns and rows[c].isna().all()]
+    if empty:
+        features = features.without(empty, "no value in this data")
+        notes.append(f"feature(s) {', '.join(empty)} dropped: no value in this data")
+    if not features.columns:
+        raise DataError(f"none of the {task.name} features has a value in this data")
+    X = feature_frame(rows, features)
+    classes: list[str] | None = None
+    if task.kind == "classification":
+        labels = rows[task.target].astype("string").to_numpy(dtype=object)
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise DataError(
+                f"the {task.target!r} column has a single class ({classes[0]!r}); nothing to learn"
+            )
+        lookup = {c: i for i, c in enumerate(classes)}
+        y = np.asarray([lookup[v] for v in labels], dtype=np.int64)
+    else:
+        y = pd.to_numeric(rows[task.target], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+    return TaskData(rows, X, y, classes, features, row_groups, left_out, notes)
+
+
+def _candidates(task: Task, models: Sequence[str] | None, strategies: Sequence[str], notes: list[str],
+                pairs: Sequence[tuple[str, str]] | None, zoo: ModelZoo) -> list[tuple[str, str]]:
     if pairs is not None:
         chosen = list(dict.fromkeys((str(m), str(s)) for m, s in pairs if m != task.baseline))
         for name, strategy in chosen:
-            get_model(task.kind, name)
+            zoo.get_model(task.kind, name)
             if task.kind == "regression" and strategy != "none":
                 raise ConfigError("imbalance strategies apply to classification tasks only")
         return [(task.baseline, "none"), *chosen]
-    names = list(models) if models is not None else available_models(task.kind)
+    names = list(models) if models is not None else zoo.available_models(task.kind)
     if models is None:
-        for name, install in missing_models(task.kind).items():
+        for name, install in zoo.missing_models(task.kind).items():
             notes.append(f"model {name!r} skipped: its optional package is not installed ({install})")
     names = [n for n in names if n != task.baseline]
     for name in names:
-        get_model(task.kind, name)  # validates the name and the optional extra
+        zoo.get_model(task.kind, name)  # validates the name and the optional extra
     if task.kind == "regression" and list(strategies) != ["none"]:
         raise ConfigError("imbalance strategies apply to classification tasks only")
     pairs = [(task.baseline, "none")]
@@ -330,6 +396,7 @@ def fit_task(
     refit: bool = True,
     n_jobs: int = -1,
     progress: Callable[[str], None] | None = None,
+    zoo: ModelZoo = DEFAULT_ZOO,
 ) -> TaskResult:
     """Tune, fit and test every candidate of ``task`` on a grouped split; pick and refit the best.
 
@@ -377,6 +444,8 @@ def fit_task(
         Threads per estimator.
     progress
         Called with a short message as each candidate starts.
+    zoo
+        The models and imbalance strategies the names refer to (:class:`~hitlab.modeling.zoo.ModelZoo`).
 
     Raises
     ------
@@ -388,55 +457,24 @@ def fit_task(
     started = time.perf_counter()
     say = progress or (lambda message: None)
     notes: list[str] = []
-    if task.target not in tracks.columns:
-        raise DataError(f"the tracks have no {task.target!r} column to predict")
     metric = get_metric(task.metric)
     if metric.kind != task.kind:
         raise ConfigError(f"metric {task.metric!r} is a {metric.kind} metric, the task is {task.kind}")
-    has_target = tracks[task.target].notna().to_numpy()
-    rows = tracks[has_target]
-    if callable(groups):
-        row_groups = as_groups(groups, rows)
-    elif groups is not None:
-        row_groups = as_groups(groups, n=len(tracks))[has_target]
-    else:
-        row_groups = as_groups(None, n=len(rows))
+    data = task_data(tracks, task, groups)
+    rows, X, y, classes, features = data.rows, data.X, data.y, data.classes, data.features
+    notes.extend(data.notes)
     group_name = group_by or ("row" if groups is None else "group")
-    if len(rows) == 0:
-        raise DataError(f"no track has a {task.target!r} value")
-    if len(rows) < len(tracks):
-        notes.append(f"{len(tracks) - len(rows):,} tracks without {task.target} left out")
-    features = task.features
-    empty = [c for c in features.columns if c in rows.columns and rows[c].isna().all()]
-    if empty:
-        features = features.without(empty, "no value in this data")
-        notes.append(f"feature(s) {', '.join(empty)} dropped: no value in this data")
-    if not features.columns:
-        raise DataError(f"none of the {task.name} features has a value in this data")
-    X = feature_frame(rows, features)
-    classes: list[str] | None = None
-    if task.kind == "classification":
-        labels = rows[task.target].astype("string").to_numpy(dtype=object)
-        classes = sorted(set(labels))
-        if len(classes) < 2:
-            raise DataError(
-                f"the {task.target!r} column has a single class ({classes[0]!r}); nothing to learn"
-            )
-        lookup = {c: i for i, c in enumerate(classes)}
-        y = np.asarray([lookup[v] for v in labels], dtype=np.int64)
-    else:
-        y = pd.to_numeric(rows[task.target], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
-    split = outer_split(row_groups, group_by=group_name, test_size=test_size, seed=seed)
+    split = outer_split(data.groups, group_by=group_name, test_size=test_size, seed=seed)
     train, test = split.train, split.test
     X_train, y_train = X.iloc[train], y[train]
     folds = inner_folds(split.groups[train], y_train if classes is not None else None,
                         n_splits=n_splits, seed=seed)
     n_classes = len(classes) if classes is not None else None
     candidates: list[Candidate] = []
-    pairs = _candidates(task, models, strategies, notes, pairs)
+    pairs = _candidates(task, models, strategies, notes, pairs, zoo)
 
     def spec_of(model_name: str) -> Any:
-        spec = get_model(task.kind, model_name)
+        spec = zoo.get_model(task.kind, model_name)
         if params and model_name in params:
             spec = dataclasses.replace(spec, defaults={**spec.defaults, **params[model_name]})
         return spec
@@ -450,7 +488,7 @@ def fit_task(
         say(f"{label}: tuning ({planned} trial{'s' if planned > 1 else ''})")
         tuning = tune(spec, features, X_train, y_train, folds, metric=task.metric, strategy=strategy,
                       budget=model_budget, max_trials=model_trials, seed=seed, n_jobs=n_jobs,
-                      n_classes=n_classes)
+                      n_classes=n_classes, zoo=zoo)
         if tuning.clock_capped:
             notes.append(f"{label}: the {model_budget:g} s safety cap stopped tuning after {tuning.n_trials} "
                          f"of {tuning.planned_trials} trials; this run will not repeat exactly on another "
@@ -459,9 +497,9 @@ def fit_task(
             if f"{label}: {note}" not in notes:
                 notes.append(f"{label}: {note}")
         pipeline = build_pipeline(spec, features, params=tuning.params, strategy=strategy, seed=seed,
-                                  n_jobs=n_jobs)
+                                  n_jobs=n_jobs, zoo=zoo)
         t0 = time.perf_counter()
-        quiet_fit(pipeline, X_train, y_train, **fit_params(pipeline, strategy, y_train))
+        quiet_fit(pipeline, X_train, y_train, **fit_params(pipeline, strategy, y_train, zoo=zoo))
         fit_seconds = time.perf_counter() - t0
         note = sampler_note(pipeline)
         if note and f"{label}: {note}" not in notes:
@@ -488,8 +526,8 @@ def fit_task(
     if refit:
         say(f"refitting {best.key} on all {len(rows):,} rows")
         final = build_pipeline(spec_of(best.model), features, params=best.tuning.params,
-                               strategy=best.strategy, seed=seed, n_jobs=n_jobs)
-        quiet_fit(final, X, y, **fit_params(final, best.strategy, y))
+                               strategy=best.strategy, seed=seed, n_jobs=n_jobs, zoo=zoo)
+        quiet_fit(final, X, y, **fit_params(final, best.strategy, y, zoo=zoo))
         final_rows = "all rows"
     else:
         final, final_rows = best.pipeline, "training part"

@@ -36,7 +36,7 @@ from hitlab.errors import ConfigError
 from hitlab.features import FeatureSet
 from hitlab.modeling import scoring
 from hitlab.modeling.evaluate import get_metric, score
-from hitlab.modeling.zoo import ModelSpec, build_pipeline, fit_params, sampler_note
+from hitlab.modeling.zoo import DEFAULT_ZOO, ModelSpec, ModelZoo, build_pipeline, fit_params, sampler_note
 
 __all__ = ["QUIET_WARNINGS", "TuneResult", "first_trial", "predict_scores", "quiet_fit", "tune"]
 
@@ -133,6 +133,7 @@ def tune(
     seed: int = 42,
     n_jobs: int = -1,
     n_classes: int | None = None,
+    zoo: ModelZoo = DEFAULT_ZOO,
 ) -> TuneResult:
     """Tune ``spec`` on the given folds of the training rows: ``max_trials`` trials, the defaults first.
 
@@ -156,6 +157,8 @@ def tune(
         Trials to run (default: ``spec.max_trials``; 1 when nothing is tunable).
     seed, n_jobs
         Seed of the sampler and estimators; estimator threads.
+    zoo
+        Where ``strategy`` is looked up.
 
     Returns
     -------
@@ -175,12 +178,12 @@ def tune(
         values = []
         for step, (fit_rows, valid_rows) in enumerate(folds):
             pipeline = build_pipeline(spec, features, params=params, strategy=strategy, seed=seed,
-                                      n_jobs=n_jobs)
+                                      n_jobs=n_jobs, zoo=zoo)
             X_fit, y_fit = X.iloc[fit_rows], y[fit_rows]
             X_valid, y_valid = X.iloc[valid_rows], y[valid_rows]
             seen.update(index[fit_rows])
             seen.update(index[valid_rows])
-            quiet_fit(pipeline, X_fit, y_fit, **fit_params(pipeline, strategy, y_fit))
+            quiet_fit(pipeline, X_fit, y_fit, **fit_params(pipeline, strategy, y_fit, zoo=zoo))
             note = sampler_note(pipeline)
             if note and note not in notes:
                 notes.append(note)

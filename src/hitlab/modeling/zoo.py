@@ -1,5 +1,5 @@
-"""The model zoo: a registry of estimators (each inside a Pipeline with its preprocessing)
-and their search spaces, for regression and classification, plus imbalance strategies.
+"""The model zoo: estimators (each inside a Pipeline with its preprocessing) and their
+search spaces, for regression and classification, plus imbalance strategies.
 
 A :class:`ModelSpec` says how to build the final estimator (``make(seed, n_jobs)``), which
 parameters it starts from, how Optuna samples its search space (``space(trial)``),
@@ -7,9 +7,12 @@ whether its numeric inputs must be standardised, and which optional package it n
 :func:`build_pipeline` wraps it as ``prep -> [sampler] -> model`` in an imbalanced-learn
 Pipeline, so a sampler only ever runs at fit time, on the rows being fitted.
 
-Register a new model with :func:`register`::
+A :class:`ModelZoo` is an immutable value holding the models (per kind, by name) and the
+strategies; :data:`DEFAULT_ZOO` holds hitlab's own. Add a model by building a new zoo and
+passing it where it is used (nothing global changes)::
 
-    register(ModelSpec("my_forest", "classification", make=..., space=..., defaults={...}))
+    my_zoo = DEFAULT_ZOO.with_model(ModelSpec("my_forest", "classification", make=..., space=...))
+    fit_task(tracks, task, models=["my_forest"], zoo=my_zoo)
 
 An :class:`Strategy` (``none``, ``undersample``, ``smote``, ``class_weight``) handles class
 imbalance: a sampler step, or balanced class weights (``class_weight="balanced"`` where
@@ -20,9 +23,9 @@ the estimator has it, else balanced ``sample_weight`` passed to ``fit``; see
 from __future__ import annotations
 
 import importlib.util
-import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -33,23 +36,25 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import has_fit_parameter
 
 from hitlab.errors import ConfigError
 from hitlab.features import FeatureSet
 
 __all__ = [
+    "DEFAULT_ZOO",
     "KINDS",
     "STRATEGIES",
     "ModelSpec",
+    "ModelZoo",
     "Strategy",
     "available_models",
     "build_pipeline",
     "fit_params",
     "get_model",
+    "get_strategy",
     "make_preprocessor",
     "missing_models",
-    "register",
-    "register_strategy",
     "sampler_note",
 ]
 
@@ -128,59 +133,151 @@ class Strategy:
     before_encoding: bool = False
 
 
-_REGISTRY: dict[str, dict[str, ModelSpec]] = {kind: {} for kind in KINDS}
-#: Imbalance strategies by name.
-STRATEGIES: dict[str, Strategy] = {}
+class ModelZoo:
+    """The models (per kind, by name) and imbalance strategies a task may use: an immutable value.
 
+    Nothing changes a zoo once built: :meth:`with_model` and :meth:`with_strategy` return a new
+    one, so a caller (or a test) builds its own and passes it (``fit_task(..., zoo=...)``)
+    without touching :data:`DEFAULT_ZOO`.
 
-def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
-    """Add a model to the zoo (``replace=True`` to overwrite an entry)."""
-    if spec.kind not in KINDS:
-        raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, got {spec.kind!r}")
-    if spec.name in _REGISTRY[spec.kind] and not replace:
-        raise ConfigError(f"a {spec.kind} model named {spec.name!r} is already registered")
-    _REGISTRY[spec.kind][spec.name] = spec
-    return spec
-
-
-def register_strategy(strategy: Strategy, *, replace: bool = False) -> Strategy:
-    """Add an imbalance strategy (``replace=True`` to overwrite one)."""
-    if strategy.name in STRATEGIES and not replace:
-        raise ConfigError(f"an imbalance strategy named {strategy.name!r} is already registered")
-    STRATEGIES[strategy.name] = strategy
-    return strategy
-
-
-def get_model(kind: str, name: str) -> ModelSpec:
-    """The zoo entry ``name`` of ``kind``.
+    Parameters
+    ----------
+    models
+        Model entries; a (kind, name) may appear once.
+    strategies
+        Imbalance strategies; a name may appear once.
 
     Raises
     ------
     ConfigError
-        Unknown kind or name (the message lists the known names), or an optional
-        extra that is not installed (the message gives the install command).
+        A model of an unknown kind, or a repeated model or strategy name.
+
+    >>> zoo = ModelZoo([ModelSpec("const", "regression", make=lambda s, j: None)])
+    >>> bigger = zoo.with_strategy(Strategy("none", "no rebalancing"))
+    >>> zoo.available_models("regression"), list(zoo.strategies), list(bigger.strategies)
+    (['const'], [], ['none'])
     """
-    if kind not in KINDS:
-        raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    try:
-        spec = _REGISTRY[kind][name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown {kind} model {name!r}; known: {', '.join(_REGISTRY[kind])}"
-        ) from None
-    if not spec.is_available():
-        raise ConfigError(f"model {name!r} needs the optional package {spec.requires!r}: {spec.install}")
-    return spec
+
+    __slots__ = ("_models", "_strategies")
+
+    def __init__(self, models: Iterable[ModelSpec] = (), strategies: Iterable[Strategy] = ()) -> None:
+        by_kind: dict[str, dict[str, ModelSpec]] = {kind: {} for kind in KINDS}
+        for spec in models:
+            if spec.kind not in KINDS:
+                raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, got {spec.kind!r}")
+            if spec.name in by_kind[spec.kind]:
+                raise ConfigError(f"a {spec.kind} model named {spec.name!r} is already in the zoo")
+            by_kind[spec.kind][spec.name] = spec
+        named: dict[str, Strategy] = {}
+        for strategy in strategies:
+            if strategy.name in named:
+                raise ConfigError(f"an imbalance strategy named {strategy.name!r} is already in the zoo")
+            named[strategy.name] = strategy
+        self._models = MappingProxyType({kind: MappingProxyType(specs) for kind, specs in by_kind.items()})
+        self._strategies = MappingProxyType(named)
+
+    @property
+    def models(self) -> Mapping[str, Mapping[str, ModelSpec]]:
+        """Kind -> name -> :class:`ModelSpec` (read-only)."""
+        return self._models
+
+    @property
+    def strategies(self) -> Mapping[str, Strategy]:
+        """Name -> :class:`Strategy` (read-only)."""
+        return self._strategies
+
+    def _specs(self) -> list[ModelSpec]:
+        return [spec for kind in KINDS for spec in self._models[kind].values()]
+
+    def with_model(self, spec: ModelSpec, *, replace: bool = False) -> ModelZoo:
+        """A new zoo with ``spec`` added (``replace=True``: in place of its namesake, same position)."""
+        kind = self._models.get(spec.kind, {})
+        if spec.name in kind and not replace:
+            raise ConfigError(f"a {spec.kind} model named {spec.name!r} is already in the zoo")
+        specs = [spec if (s.kind, s.name) == (spec.kind, spec.name) else s for s in self._specs()]
+        if spec.name not in kind:
+            specs.append(spec)
+        return ModelZoo(specs, self._strategies.values())
+
+    def with_strategy(self, strategy: Strategy, *, replace: bool = False) -> ModelZoo:
+        """A new zoo with ``strategy`` added (``replace=True``: in place of its namesake)."""
+        if strategy.name in self._strategies and not replace:
+            raise ConfigError(f"an imbalance strategy named {strategy.name!r} is already in the zoo")
+        strategies = {**self._strategies, strategy.name: strategy}
+        return ModelZoo(self._specs(), strategies.values())
+
+    def get_model(self, kind: str, name: str) -> ModelSpec:
+        """The entry ``name`` of ``kind``.
+
+        Raises
+        ------
+        ConfigError
+            Unknown kind or name (the message lists the known names), or an optional
+            extra that is not installed (the message gives the install command).
+        """
+        if kind not in KINDS:
+            raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        try:
+            spec = self._models[kind][name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown {kind} model {name!r}; known: {', '.join(self._models[kind])}"
+            ) from None
+        if not spec.is_available():
+            raise ConfigError(f"model {name!r} needs the optional package {spec.requires!r}: {spec.install}")
+        return spec
+
+    def available_models(self, kind: str) -> list[str]:
+        """Names of the models of ``kind`` whose packages are installed."""
+        return [name for name, spec in self._models[kind].items() if spec.is_available()]
+
+    def missing_models(self, kind: str) -> dict[str, str]:
+        """Models of ``kind`` that need a package that is missing: name -> install command."""
+        return {name: spec.install or "" for name, spec in self._models[kind].items()
+                if not spec.is_available()}
+
+    def get_strategy(self, name: str) -> Strategy:
+        """The imbalance strategy ``name`` (ConfigError listing the known ones otherwise)."""
+        try:
+            return self._strategies[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown imbalance strategy {name!r}; known: {', '.join(self._strategies)}"
+            ) from None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ModelZoo):
+            return NotImplemented
+        return self._specs() == other._specs() and list(self._strategies.values()) == list(
+            other._strategies.values())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        names = {kind: list(specs) for kind, specs in self._models.items()}
+        return f"ModelZoo(models={names}, strategies={list(self._strategies)})"
 
 
-def available_models(kind: str) -> list[str]:
-    """Names of the registered models of ``kind`` whose packages are installed."""
-    return [name for name, spec in _REGISTRY[kind].items() if spec.is_available()]
+def _zoo(zoo: ModelZoo | None) -> ModelZoo:
+    return DEFAULT_ZOO if zoo is None else zoo
 
 
-def missing_models(kind: str) -> dict[str, str]:
-    """Registered models of ``kind`` that need a package that is missing: name -> install command."""
-    return {name: spec.install or "" for name, spec in _REGISTRY[kind].items() if not spec.is_available()}
+def get_model(kind: str, name: str, *, zoo: ModelZoo | None = None) -> ModelSpec:
+    """The entry ``name`` of ``kind`` in ``zoo`` (default :data:`DEFAULT_ZOO`); see
+    :meth:`ModelZoo.get_model`."""
+    return _zoo(zoo).get_model(kind, name)
+
+
+def available_models(kind: str, *, zoo: ModelZoo | None = None) -> list[str]:
+    """Names of the models of ``kind`` in ``zoo`` (default :data:`DEFAULT_ZOO`) whose packages are
+    installed."""
+    return _zoo(zoo).available_models(kind)
+
+
+def missing_models(kind: str, *, zoo: ModelZoo | None = None) -> dict[str, str]:
+    """Models of ``kind`` in ``zoo`` (default :data:`DEFAULT_ZOO`) that need a missing package:
+    name -> install command."""
+    return _zoo(zoo).missing_models(kind)
 
 
 def make_preprocessor(features: FeatureSet, *, scale: bool) -> ColumnTransformer:
@@ -200,10 +297,6 @@ def make_preprocessor(features: FeatureSet, *, scale: bool) -> ColumnTransformer
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
 
 
-def _accepts(estimator: BaseEstimator, parameter: str) -> bool:
-    return parameter in inspect.signature(type(estimator).fit).parameters
-
-
 def build_pipeline(
     spec: ModelSpec,
     features: FeatureSet,
@@ -212,6 +305,7 @@ def build_pipeline(
     strategy: str = "none",
     seed: int = 42,
     n_jobs: int = -1,
+    zoo: ModelZoo | None = None,
 ) -> Pipeline:
     """``prep -> [sample] -> model``: an unfitted imbalanced-learn Pipeline.
 
@@ -227,6 +321,8 @@ def build_pipeline(
         Imbalance strategy name (classification only; ``"none"`` for regression).
     seed, n_jobs
         Random seed and threads of the estimator and sampler.
+    zoo
+        Where ``strategy`` is looked up (default :data:`DEFAULT_ZOO`).
 
     Raises
     ------
@@ -234,7 +330,7 @@ def build_pipeline(
         Unknown strategy, a strategy used for regression, or class weights for an estimator
         that takes neither ``class_weight`` nor ``sample_weight``.
     """
-    plan = get_strategy(strategy)
+    plan = get_strategy(strategy, zoo=zoo)
     if spec.kind == "regression" and strategy != "none":
         raise ConfigError(f"imbalance strategy {strategy!r} applies to classification only")
     estimator = spec.make(seed, n_jobs)
@@ -242,7 +338,7 @@ def build_pipeline(
     if plan.balanced_weights:
         if "class_weight" in estimator.get_params():
             estimator.set_params(class_weight="balanced")
-        elif not _accepts(estimator, "sample_weight"):
+        elif not has_fit_parameter(estimator, "sample_weight"):
             raise ConfigError(
                 f"strategy {strategy!r} needs class or sample weights, "
                 f"which model {spec.name!r} does not take"
@@ -275,18 +371,17 @@ def sampler_note(pipeline: Pipeline) -> str | None:
     return getattr(sampler, "note_", None)
 
 
-def get_strategy(name: str) -> Strategy:
-    """The imbalance strategy ``name`` (ConfigError listing the known ones otherwise)."""
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise ConfigError(f"unknown imbalance strategy {name!r}; known: {', '.join(STRATEGIES)}") from None
+def get_strategy(name: str, *, zoo: ModelZoo | None = None) -> Strategy:
+    """The imbalance strategy ``name`` in ``zoo`` (default :data:`DEFAULT_ZOO`; ConfigError listing
+    the known ones otherwise)."""
+    return _zoo(zoo).get_strategy(name)
 
 
-def fit_params(pipeline: Pipeline, strategy: str, y: np.ndarray) -> dict[str, Any]:
+def fit_params(pipeline: Pipeline, strategy: str, y: np.ndarray, *, zoo: ModelZoo | None = None
+               ) -> dict[str, Any]:
     """Extra ``fit`` arguments: balanced ``sample_weight`` when the strategy weights classes
     and the model has no ``class_weight`` parameter; else nothing."""
-    plan = get_strategy(strategy)
+    plan = get_strategy(strategy, zoo=zoo)
     model = pipeline.named_steps["model"]
     if plan.balanced_weights and "class_weight" not in model.get_params():
         return {"model__sample_weight": compute_sample_weight("balanced", y)}
@@ -350,12 +445,14 @@ def _smote(seed: int, features: FeatureSet) -> Any:
     return SmallClassSMOTE(tuple(features.categorical), random_state=seed)
 
 
-register_strategy(Strategy("none", "no rebalancing"))
-register_strategy(Strategy("undersample", "random undersampling to the smallest class (training folds only)",
-                           sampler=_undersampler))
-register_strategy(Strategy("smote", "SMOTE oversampling of minority classes, whole categories (SMOTENC; "
-                           "training folds only)", sampler=_smote, before_encoding=True))
-register_strategy(Strategy("class_weight", "balanced class weights", balanced_weights=True))
+_STRATEGIES = (
+    Strategy("none", "no rebalancing"),
+    Strategy("undersample", "random undersampling to the smallest class (training folds only)",
+             sampler=_undersampler),
+    Strategy("smote", "SMOTE oversampling of minority classes, whole categories (SMOTENC; "
+             "training folds only)", sampler=_smote, before_encoding=True),
+    Strategy("class_weight", "balanced class weights", balanced_weights=True),
+)
 
 
 # --------------------------------------------------------------------------- regressors
@@ -448,7 +545,7 @@ def _xgb_space(trial: Any) -> dict[str, Any]:
     }
 
 
-def _regressors() -> None:
+def _regressors() -> list[ModelSpec]:
     from lightgbm import LGBMRegressor
     from sklearn.dummy import DummyRegressor
     from sklearn.ensemble import AdaBoostRegressor, HistGradientBoostingRegressor, RandomForestRegressor
@@ -520,11 +617,10 @@ def _regressors() -> None:
                             "colsample_bytree": 0.8},
                   requires="xgboost", extra="xgboost", description="XGBoost (optional extra)"),
     ]
-    for spec in specs:
-        register(spec)
+    return specs
 
 
-def _classifiers() -> None:
+def _classifiers() -> list[ModelSpec]:
     from lightgbm import LGBMClassifier
     from sklearn.dummy import DummyClassifier
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -576,9 +672,10 @@ def _classifiers() -> None:
                             "min_child_weight": 1.0, "subsample": 0.8, "colsample_bytree": 0.8},
                   requires="xgboost", extra="xgboost", description="XGBoost (optional extra)"),
     ]
-    for spec in specs:
-        register(spec)
+    return specs
 
 
-_regressors()
-_classifiers()
+#: hitlab's own zoo: every regressor and classifier above and the four imbalance strategies.
+DEFAULT_ZOO = ModelZoo([*_regressors(), *_classifiers()], _STRATEGIES)
+#: Imbalance strategies of :data:`DEFAULT_ZOO` by name (read-only).
+STRATEGIES: Mapping[str, Strategy] = DEFAULT_ZOO.strategies
