@@ -37,6 +37,8 @@ FORBIDDEN = {
                  "analyses"),
     "outputs": ("pipeline", "cli"),
     "plots": ("pipeline", "cli", "outputs"),
+    "genre": ("pipeline", "cli", "outputs"),
+    "popularity": ("pipeline", "cli", "outputs"),
 }
 
 
@@ -100,6 +102,13 @@ def test_imports_flow_one_way(owner: str) -> None:
             if len(parts) > 1 and parts[1] in FORBIDDEN[owner]:
                 bad.append(f"{path.relative_to(PACKAGE)} imports {name}")
     assert bad == []
+
+
+def test_only_the_cli_calls_the_runner() -> None:
+    """No stage calls back into the runner (the old genre.write_outputs imported pipeline)."""
+    callers = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+                     if any(name.startswith("hitlab.pipeline") for name in _imports(p)))
+    assert callers == ["cli.py"]
 
 
 def test_the_import_check_sees_nested_and_relative_imports() -> None:
