@@ -206,3 +206,16 @@ def test_hitlab_run_writes_the_genre_stage_and_its_report_section(tmp_path: Path
     sections = {s["key"]: s for s in report_data(folder)["sections"]}
     assert sections["genre"]["title"] == "Genre"
     assert "Imbalance strategies compared" in (folder / "report.html").read_text("utf-8")
+
+
+def test_calibration_table_is_sklearns_calibration_curve() -> None:
+    from sklearn.calibration import calibration_curve
+
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.15, 1.0, 3000)
+    correct = rng.uniform(size=3000) < confidence
+    table = genre.calibration_table(confidence, correct)
+    accuracy, mean_confidence = calibration_curve(correct, confidence, n_bins=10, strategy="uniform")
+    np.testing.assert_allclose(table["accuracy"], accuracy, rtol=1e-12)
+    np.testing.assert_allclose(table["mean_confidence"], mean_confidence, rtol=1e-12)
+    assert table["tracks"].sum() == 3000

@@ -156,3 +156,16 @@ def test_a_tiny_table_still_runs_and_notes_the_skipped_ols(clean_tracks: pd.Data
         "OLS summary skipped: OLS needs more tracks than terms" in n for n in result.summary()["notes"]
     )
     assert "not comparable" not in " ".join(reading("popularity.reading.j2", result.facts))
+
+
+def test_vifs_are_statsmodels_vifs_with_a_constant(clean_tracks: pd.DataFrame) -> None:
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+    from statsmodels.tools import add_constant
+
+    from hitlab.analyses._popularity_tables import _vifs
+
+    columns = ["danceability", "energy", "loudness", "acousticness", "valence", "tempo"]
+    values = clean_tracks[columns].head(2000).to_numpy(float)
+    design = add_constant(values)
+    library = [variance_inflation_factor(design, i) for i in range(1, design.shape[1])]
+    np.testing.assert_allclose(_vifs(values), library, rtol=1e-9)

@@ -223,7 +223,12 @@ def top2_misses(predictions: pd.DataFrame) -> pd.DataFrame:
 def calibration_table(confidence: np.ndarray, correct: np.ndarray,
                       bins: int = CALIBRATION_BINS) -> pd.DataFrame:
     """Reliability table of the top-label confidence: equal-width bins of the stated confidence,
-    with the tracks, mean confidence and share right in each (empty bins left out)."""
+    with the tracks, mean confidence and share right in each (empty bins left out).
+
+    The accuracy and mean confidence are scikit-learn's ``calibration_curve(strategy="uniform")``
+    (``tests/test_genre.py`` checks it); computed here because the table also needs each bin's
+    edges and tracks, and the library's mean confidence differs in the last digits (its bin sums
+    add in another order), which would change the bytes of ``genre/calibration.csv``."""
     confidence = np.asarray(confidence, dtype=float)
     correct = np.asarray(correct, dtype=float)
     edges = np.linspace(0.0, 1.0, bins + 1)

@@ -48,7 +48,12 @@ def _design(tracks: pd.DataFrame, features: FeatureSet) -> pd.DataFrame:
 
 def _vifs(values: np.ndarray) -> np.ndarray:
     """VIF of each column (intercept implied): the diagonal of the inverse correlation matrix,
-    which equals 1 / (1 - R2) of regressing the column on all the others."""
+    which equals 1 / (1 - R2) of regressing the column on all the others.
+
+    statsmodels' ``variance_inflation_factor`` on the design with a constant gives the same values
+    (to about 1e-15, ``tests/test_popularity.py``) but not the same last digits, which would change
+    the bytes of ``popularity/vif.csv`` and ``ols.csv`` between versions; this form is kept, and it
+    also handles constant columns (NaN) and a single column (1)."""
     out = np.full(values.shape[1], np.nan)
     varying = np.nanstd(values, axis=0) > 0
     if varying.sum() >= 2:
