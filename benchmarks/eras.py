@@ -21,6 +21,7 @@ from hitlab import clean
 from hitlab.analyses import eras
 from hitlab.datasets import load_tidytuesday
 from hitlab.labels import label_tracks
+from hitlab.outputs import reading
 
 
 def main() -> None:
@@ -76,7 +77,7 @@ def main() -> None:
     for line in result.shifts_in_words:
         print(" -", line)
     print("\n# Reading")
-    for line in eras.section(result)["reading"]:
+    for line in reading("eras.reading.j2", result.facts):
         print(" ", line)
     for note in result.notes:
         print("note:", note)

@@ -23,6 +23,7 @@ from hitlab import clean
 from hitlab.analyses import label_quality
 from hitlab.datasets import load_tidytuesday, read_artists
 from hitlab.labels import label_tracks
+from hitlab.outputs import reading
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTISTS = Path(os.environ.get("HITLAB_SHARED_DATA", ROOT.parent / "shared" / "data")) / \
@@ -73,7 +74,7 @@ def main() -> None:
         print(result.tag_disagreements.pivot(index="tag_genre", columns="playlist_genre", values="tracks")
               .fillna(0).astype(int).to_string())
     print("\n# Reading")
-    for line in label_quality.section(result)["reading"]:
+    for line in reading("label_quality.reading.j2", result.facts):
         print(" ", line)
     print(f"\nfigures: {', '.join(figures)}")
     print(f"wall time: analyse {analysed:.1f} s, with figures {total:.1f} s")
