@@ -15,7 +15,7 @@ score the held-out tracks (a) with popularity and genre given, (b) with both hid
 provisional genre guess made with the first quarter of the genre model's rounds (what
 ``predict`` does) and (c) with both hidden, the provisional guess made with the whole model.
 
-Run: ``python benchmarks/predict.py [--rows 1000000] [--skip-quality]``.
+Run: ``python benchmarks/predict.py [--rows 1000000] [--skip-quality] [--run runs/NAME]``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quick-models", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--run", help="score with this run folder's models instead of fitting a new run")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
@@ -45,7 +46,9 @@ def main() -> None:
     from hitlab.pipeline import run
 
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1):
-        folder = run(RunConfig(out=tmp, quick=args.quick_models, stages=["popularity", "genre"])).folder
+        folder = args.run or run(
+            RunConfig(out=tmp, quick=args.quick_models, stages=["popularity", "genre"])
+        ).folder
         predictor = hitlab.load(folder)
         for model in (predictor.popularity, predictor.genre):
             if model is not None:
@@ -58,7 +61,8 @@ def main() -> None:
         tracks["track_id"] = [f"gen{i}" for i in range(len(tracks))]
         tracks["popularity"] = pd.array([pd.NA] * len(tracks), dtype="Int64")
         tracks["genres"] = [()] * len(tracks)
-        print(f"models of a {'--quick' if args.quick_models else 'default'} run; one core")
+        kind = args.run or f"a {'--quick' if args.quick_models else 'default'} run"
+        print(f"models of {kind}; one core; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         for task, model in (("popularity", predictor.popularity), ("genre", predictor.genre)):
             if model is not None:
                 est = model.estimator.steps[-1][1]

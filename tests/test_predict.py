@@ -136,3 +136,70 @@ def test_a_modified_model_file_is_refused(run_folder, tmp_path):
 def test_a_folder_without_models_is_refused(tmp_path):
     with pytest.raises(ModelFileError, match="no saved model"):
         hitlab.load(tmp_path)
+
+
+def test_cold_predictions_equal_the_pipelines_own_scoring(run_folder, held_out):
+    """The fast path (blocked LightGBM scoring, only the model's columns copied) changes no prediction:
+    the same three passes through the saved scikit-learn pipelines themselves give the same numbers."""
+    from hitlab.features import feature_frame
+    from hitlab.predict import PROVISIONAL_SHARE
+
+    new = hitlab.schema.coerce(held_out.head(300).drop(columns=["popularity", "genres", "genre"],
+                                                      errors="ignore"))
+    predictor = hitlab.load(run_folder)
+    out = predictor.predict(new)
+    genre, popularity = predictor.genre, predictor.popularity
+    classes = np.asarray(genre.classes, dtype=object)
+    work = new.copy()
+    work["genre"] = pd.array([pd.NA] * len(work), dtype="string")
+    booster = genre.estimator.steps[-1][1].booster_
+    rounds = int(np.ceil(booster.current_iteration() * PROVISIONAL_SHARE))
+    encoded = genre.estimator[:-1].transform(feature_frame(work, genre.features))
+    first = genre.estimator.steps[-1][1].predict_proba(encoded, num_iteration=rounds)
+    work["genre"] = classes[first.argmax(axis=1)]
+    expected_pop = np.clip(popularity.estimator.predict(feature_frame(work, popularity.features)), 0, 100)
+    np.testing.assert_allclose(out["predicted_popularity"], expected_pop, rtol=1e-12, atol=1e-12)
+    work["popularity"] = expected_pop
+    final = genre.estimator.predict_proba(feature_frame(work, genre.features))
+    assert (out["genre_1"].to_numpy() == classes[final.argmax(axis=1)]).all()
+    np.testing.assert_allclose(out["genre_1_probability"], final.max(axis=1), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["canonical", "the run's own source columns"])
+def test_predict_reads_the_file_once(run_folder, held_out, tmp_path, monkeypatch, layout):
+    """The header decides how to read the file, and the table already read is used (it used to be read
+    twice: once for the header, once for the tracks)."""
+    import hitlab.datasets.importer as importer
+
+    new = held_out.head(40).drop(columns=["popularity", "genres", "artist_genres"])
+    if layout != "canonical":
+        spec = hitlab.load(run_folder).read_spec()
+        new = new.rename(columns={c: s for c, s in spec["columns"].items() if c in new.columns})
+    path = tmp_path / "new.csv"
+    new.to_csv(path, index=False)
+    reads = []
+    original = importer._read_csv
+    monkeypatch.setattr(importer, "_read_csv", lambda *a, **k: reads.append(a[0]) or original(*a, **k))
+    result = CliRunner().invoke(app, ["predict", str(path), "--run", str(run_folder),
+                                      "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 0, result.output
+    assert reads == [path]
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 40
+
+
+def test_converted_columns_are_listed_in_one_note(run_folder, held_out, tmp_path):
+    new = held_out.head(30).drop(columns=["popularity", "genres", "artist_genres"])
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    new["key"] = [names[int(k)] for k in new["key"]]
+    new["mode"] = new["mode"].map({1: "major", 0: "minor"})
+    seconds = (new["duration_ms"] // 1000).astype(int)
+    new["duration_ms"] = [f"{s // 60}:{s % 60:02d}" for s in seconds]
+    path = tmp_path / "converted.csv"
+    new.to_csv(path, index=False)
+    result = CliRunner().invoke(app, ["predict", str(path), "--run", str(run_folder),
+                                      "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note") and "converted" in line]
+    assert len(notes) == 1, result.output
+    assert "values converted in 3 columns: key as note-name (detected; 30 values), mode as word " \
+           "(detected; 30 values), duration_ms as m:ss (detected; 30 values)" in notes[0]

@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from hitlab import schema
-from hitlab.datasets.importer import Mapping, read_tracks
+from hitlab.datasets.conventions import Conversion
+from hitlab.datasets.importer import Mapping, read_table, read_tracks, tracks_from_table
 from hitlab.errors import ModelFileError, Problem, SchemaError
 from hitlab.modeling.persist import SavedModel, check_run_files, load_model, manifest_path
 
@@ -62,6 +63,24 @@ def _known_categories(model: SavedModel, column: str) -> set[str] | None:
         return {str(v) for v in encoder.categories_[list(features.categorical).index(column)]}
     except (AttributeError, KeyError, IndexError, ValueError):
         return None
+
+
+def _one_conversion_note(tracks: pd.DataFrame) -> pd.DataFrame:
+    """Replace the read notes' one line per converted column by one line listing them all."""
+    conversions = [Conversion(**c) for c in tracks.attrs.get("conversions", [])]
+    if len(conversions) < 2:
+        return tracks
+    each = {c.describe() for c in conversions}
+    listed = ", ".join(
+        f"{c.column} with thousands separators ({c.rows:,}{'; ' + c.detail if c.detail else ''})"
+        if c.convention == "thousands separator"
+        else f"{c.column} as {c.convention} ({'detected' if c.detected else 'as the mapping says'}; "
+             f"{c.rows:,} values{'; ' + c.detail if c.detail else ''})"
+        for c in conversions
+    )
+    notes = [n for n in tracks.attrs.get("read_notes", []) if n not in each]
+    tracks.attrs["read_notes"] = [*notes, f"values converted in {len(conversions)} columns: {listed}"]
+    return tracks
 
 
 def _rows_text(mask: np.ndarray, index: pd.Index) -> str:
@@ -144,29 +163,41 @@ class Predictor:
         """
         source = source or str(path)
         if mapping is not None:
-            return read_tracks(path, mapping, encoding=encoding, source=source, require_mapped=False)
+            return _one_conversion_note(
+                read_tracks(path, mapping, encoding=encoding, source=source, require_mapped=False)
+            )
         spec = self.read_spec()
         if spec is None or (spec.get("name") == "canonical" and not spec.get("values")):
-            return read_tracks(path, None, encoding=encoding, source=source, require_mapped=False)
+            return _one_conversion_note(
+                read_tracks(path, None, encoding=encoding, source=source, require_mapped=False)
+            )
         run_mapping = Mapping.from_dict(spec, name=f"{spec.get('name', 'mapping')} (from the run)")
-        from hitlab.datasets.importer import read_table
-
-        header = read_table(path, encoding=encoding or run_mapping.encoding,
-                            delimiter=run_mapping.delimiter, source=source).columns
+        # the file is read once: its header decides the mapping, and the same table is mapped
+        read_notes: list[str] = []
+        raw = read_table(path, encoding=encoding or run_mapping.encoding, delimiter=run_mapping.delimiter,
+                         notes=read_notes, source=source)
+        header = list(raw.columns)
         own = {src for canon, src in run_mapping.columns.items() if src != canon}
         if own and not own & set(header):
-            tracks = read_tracks(path, None, encoding=encoding, source=source, require_mapped=False)
+            if run_mapping.encoding in (None, encoding) and run_mapping.delimiter is None:
+                # read as detection reads it (the run gave no encoding or delimiter of its own)
+                tracks = tracks_from_table(raw, None, source=source, require_mapped=False,
+                                           read_notes=read_notes)
+            else:
+                tracks = read_tracks(path, None, encoding=encoding, source=source, require_mapped=False)
             tracks.attrs["read_notes"] = [
                 f"none of the run's mapping columns ({', '.join(sorted(own)[:5])}) are in the file: "
                 f"read as {tracks.attrs.get('mapping')}",
                 *tracks.attrs.get("read_notes", []),
             ]
-            return tracks
+            return _one_conversion_note(tracks)
         if not run_mapping.columns:  # a canonical run: its detected conventions, canonical names
             run_mapping = Mapping(name=run_mapping.name, columns={c: c for c in header if c in schema.NAMES},
                                   values=run_mapping.values, detect=run_mapping.detect,
                                   encoding=run_mapping.encoding, delimiter=run_mapping.delimiter)
-        return read_tracks(path, run_mapping, encoding=encoding, source=source, require_mapped=False)
+        tracks = tracks_from_table(raw, run_mapping, source=source, require_mapped=False,
+                                   read_notes=read_notes)
+        return _one_conversion_note(tracks)
 
     def _check_input(
         self, tracks: pd.DataFrame, given: set[str], source: str
@@ -235,8 +266,9 @@ class Predictor:
 
     def _genre_proba(self, work: pd.DataFrame, popularity: np.ndarray, share: float = 1.0) -> np.ndarray:
         assert self.genre is not None
-        probe = work.copy()
-        probe["popularity"] = popularity
+        # only the columns the model reads (a copy of the whole table cost more than the encoding)
+        probe = work[[c for c in self.genre.features.columns if c in work.columns and c != "popularity"]]
+        probe = probe.assign(popularity=popularity)
         proba = self.genre.predict_proba(probe, share=share)
         return proba.reindex(columns=self.genre_classes, fill_value=0.0).to_numpy()
 

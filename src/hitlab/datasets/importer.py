@@ -46,6 +46,7 @@ __all__ = [
     "read_artists",
     "read_table",
     "read_tracks",
+    "tracks_from_table",
 ]
 
 ARTIST_COLUMNS = ("artist_id", "artist_name", "artist_genres")
@@ -570,6 +571,30 @@ def read_tracks(
         notes=notes,
         source=source,
     )
+    return tracks_from_table(
+        raw, chosen, check_ranges=check_ranges, source=source, require_mapped=require_mapped, read_notes=notes
+    )
+
+
+def tracks_from_table(
+    raw: pd.DataFrame,
+    mapping: str | Path | Mapping | None = None,
+    *,
+    check_ranges: bool = True,
+    source: str = "<table>",
+    require_mapped: bool = True,
+    read_notes: list[str] | None = None,
+) -> pd.DataFrame:
+    """The canonical track table from a table already read by :func:`read_table`.
+
+    What :func:`read_tracks` does after reading the file, for a caller that has read it
+    already (prediction reads a file once, looks at its header, then chooses the mapping).
+    ``read_notes`` are what reading noticed; the other parameters are those of
+    :func:`read_tracks`. The table's ``attrs`` also list the value conversions as
+    dicts (``conversions``: :meth:`~hitlab.datasets.conventions.Conversion.to_dict`).
+    """
+    chosen = load_mapping(mapping) if mapping is not None else None
+    notes = list(read_notes or [])
     if len(raw) == 0:
         raise SchemaError([Problem(None, "the file has a header but no data rows")], source=source)
     if chosen is None:
@@ -608,6 +633,7 @@ def read_tracks(
         derived_ids=derived,
         read=resolved,
         read_notes=notes + [c.describe() for c in converted],
+        conversions=[c.to_dict() for c in converted],
         absent_columns=absent,
     )
     return table
