@@ -344,6 +344,7 @@ def fit_task(
     n_boot: int = 1000,
     refit: bool = True,
     n_jobs: int = -1,
+    fold_jobs: int = 2,
     progress: Callable[[str], None] | None = None,
 ) -> TaskResult:
     """Tune, fit and test every candidate of ``task`` on a grouped split; pick and refit the best.
@@ -390,6 +391,9 @@ def fit_task(
         Refit the best candidate on every row (``final``); else keep the training-part fit.
     n_jobs
         Threads per estimator.
+    fold_jobs
+        Inner folds fitted at the same time, in threads (:func:`~hitlab.modeling.tune.tune`);
+        the numbers do not depend on it.
     progress
         Called with a short message as each candidate starts.
 
@@ -465,7 +469,7 @@ def fit_task(
         say(f"{label}: tuning ({planned} trial{'s' if planned > 1 else ''})")
         tuning = tune(spec, features, X_train, y_train, folds, metric=task.metric, strategy=strategy,
                       budget=model_budget, max_trials=model_trials, seed=seed, n_jobs=n_jobs,
-                      n_classes=n_classes)
+                      n_classes=n_classes, fold_jobs=fold_jobs)
         if tuning.clock_capped:
             notes.append(f"{label}: the {model_budget:g} s safety cap stopped tuning after {tuning.n_trials} "
                          f"of {tuning.planned_trials} trials; this run will not repeat exactly on another "
