@@ -281,6 +281,7 @@ def _run_task(state: _State, name: str, fit: Callable[..., Any], **task_options:
         seed=cfg.seed,
         group_by=cfg.group_by,
         quick=cfg.quick,
+        full=cfg.full,
         progress=lambda message: state.progress(name, message),
         **task_options,
     )
