@@ -16,14 +16,14 @@ from hitlab.features import FEATURE_SETS, feature_frame, resolve_features
         (
             "popularity",
             None,
-            {"loudness", "year"},
-            {"energy", "tempo", "popularity"},
+            {"loudness", "year", "energy", "tempo"},
+            {"popularity"},
             ("key", "mode", "time_signature", "genre"),
         ),
-        ("popularity", "+energy,-genre", {"energy"}, {"tempo"}, ("key", "mode", "time_signature")),
+        ("popularity", "-energy,-genre", {"tempo"}, {"energy"}, ("key", "mode", "time_signature")),
         ("popularity", ["danceability", "key"], {"danceability"}, {"loudness"}, ("key",)),
-        ("genre", None, {"popularity", "year", "energy"}, {"loudness"}, ("key", "mode")),
-        ("genre", ["+loudness"], {"loudness"}, set(), ("key", "mode")),
+        ("genre", None, {"popularity", "year", "energy", "loudness"}, set(), ("key", "mode")),
+        ("genre", ["-loudness"], {"energy"}, {"loudness"}, ("key", "mode")),
     ],
 )
 def test_feature_sets(task: str, spec, numeric_in: set, numeric_out: set, categorical: tuple) -> None:

@@ -156,3 +156,21 @@ def test_grouping_by_artist_without_artist_columns_is_refused(clean_tracks: pd.D
         group_labels(no_artist, "artist")
     with pytest.raises(ConfigError, match="group_by='artist' needs artist ids or names"):
         popularity.fit(no_artist, group_by="artist", quick=True, n_boot=10)
+
+
+@pytest.mark.parametrize("n_splits", [2, 3, 5])
+def test_stratified_inner_folds_are_scikit_learns_folds(tracks_slice: pd.DataFrame, n_splits: int) -> None:
+    """The vectorised StratifiedGroupKFold makes exactly scikit-learn's folds (songs; random labels)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    rng = np.random.default_rng(n_splits)
+    rows = tracks_slice[tracks_slice["genre"].notna()]
+    cases = [(group_labels(rows, "song"), rows["genre"].astype(str).to_numpy()),
+             (rng.integers(0, 400, 3000), rng.integers(0, 24, 3000))]
+    for groups, y in cases:
+        for seed in (0, 42):
+            ours = inner_folds(groups, y, n_splits=n_splits, seed=seed)
+            theirs = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed).split(groups, y, groups)
+            for (fit_a, valid_a), (fit_b, valid_b) in zip(ours, theirs, strict=True):
+                np.testing.assert_array_equal(fit_a, fit_b)
+                np.testing.assert_array_equal(valid_a, valid_b)

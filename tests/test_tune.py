@@ -150,3 +150,15 @@ class _Warns:
 
         warnings.warn("kept", UserWarning, stacklevel=2)
         return self
+
+
+def test_folds_fitted_in_parallel_give_the_same_study_as_one_at_a_time(train_part) -> None:
+    """Both cores, same numbers: the trial history (pruned trials included) does not depend on fold_jobs."""
+    features, X, y, folds = train_part
+    spec = get_model("regression", "lightgbm")
+    runs = [tune(spec, features, X, y, folds, metric="mae", max_trials=8, seed=1, n_jobs=1, fold_jobs=jobs)
+            for jobs in (1, 2, 3)]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(runs[0].history, other.history)
+        assert other.params == runs[0].params and other.score == runs[0].score
+        np.testing.assert_array_equal(other.seen, runs[0].seen)

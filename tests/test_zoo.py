@@ -337,5 +337,5 @@ def test_a_genre_with_two_tracks_does_not_crash_any_strategy(tracks_slice: pd.Da
     keep = (rows["genre"] != rare) | (rows.groupby("genre").cumcount() < 2)
     tiny = rows[keep.to_numpy()]
     assert (tiny["genre"] == rare).sum() == 2
-    result = genre.fit(tiny, models=[], quick=True, n_boot=20, seed=1, max_trials=1)
+    result = genre.fit(tiny, models=[], full=True, n_boot=20, seed=1, max_trials=1)
     assert {c.strategy for c in result.fit.candidates} == {"none", "undersample", "smote", "class_weight"}

@@ -191,6 +191,12 @@ class RunConfig(BaseModel):
         ge=1,
     )
     quick: bool = _field(False, expected="true or false", help="Small budget, for a first look.")
+    full: bool = _field(
+        False,
+        expected="true or false",
+        help="Compare the whole model zoo and every imbalance strategy (slower; the default run fits "
+        "only the models that win in cross-validation).",
+    )
     seed: int = _field(42, expected="a whole number >= 0", help="Random seed.", ge=0, lt=2**32)
     out: PathText = _field(
         "runs", expected="a folder name", help="Folder that holds run folders.", min_length=1
@@ -296,6 +302,14 @@ class RunConfig(BaseModel):
                 "labels='tags' needs artist genre tags: pass --artists FILE "
                 "(for example the 160k artists table from `hitlab fetch kaggle-160k-artists`)"
             )
+        return value
+
+    @field_validator("full")
+    @classmethod
+    def _not_quick_and_full(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("quick"):
+            raise ValueError("quick and full contradict each other: a quick run fits the fewest models, a "
+                             "full run every one; pass one of them")
         return value
 
     @field_validator("min_duration_ms")

@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -203,15 +204,29 @@ def bootstrap_indices(
     >>> bootstrap_indices(6, 2, seed=1, groups=np.array(["a", "a", "a", "b", "c", "c"])).tolist()
     [[3, 3, 4, 5, 4, 5], [4, 5, 4, 5, 0, 1]]
     """
-    rng = np.random.default_rng(seed)
     if groups is None or n == 0:
-        return rng.integers(0, n, size=(n_boot, n), dtype=np.int32)
+        return _row_indices(n, n_boot, seed)
     codes, uniques = pd.factorize(np.asarray(groups), use_na_sentinel=False)
     if len(codes) != n:
         raise ConfigError(f"groups has {len(codes)} labels for {n} rows")
-    n_groups = len(uniques)
+    return _group_indices(n, n_boot, seed, codes.astype(np.int64).tobytes(), len(uniques))
+
+
+# A run draws the same resamples many times (every candidate, every table of a stage uses the
+# same test rows and seed): the two most recent draws are kept, read-only.
+@functools.lru_cache(maxsize=2)
+def _row_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    out = np.random.default_rng(seed).integers(0, n, size=(n_boot, n), dtype=np.int32)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def _group_indices(n: int, n_boot: int, seed: int, code_bytes: bytes, n_groups: int) -> np.ndarray:
+    codes = np.frombuffer(code_bytes, dtype=np.int64)
+    rng = np.random.default_rng(seed)
     if n_groups == n:
-        return rng.integers(0, n, size=(n_boot, n), dtype=np.int32)
+        return _row_indices(n, n_boot, seed)
     order = np.argsort(codes, kind="stable").astype(np.int32)
     sizes = np.bincount(codes, minlength=n_groups)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -227,6 +242,7 @@ def bootstrap_indices(
             picked.append(order[np.repeat(starts[draw], lengths) + offsets])
             total += int(lengths.sum())
         out[b] = np.concatenate(picked)[:n]
+    out.flags.writeable = False
     return out
 
 

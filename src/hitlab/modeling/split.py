@@ -146,9 +146,39 @@ def inner_folds(
     if y is not None:
         if n_groups == len(groups):  # one row per group: the same as stratified K-fold, much faster
             return list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(x, y))
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        splitter = _StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         return list(splitter.split(x, y, groups))
     return _group_k_fold(groups, n_splits, seed)
+
+
+class _StratifiedGroupKFold(StratifiedGroupKFold):
+    """scikit-learn's ``StratifiedGroupKFold``, the same folds, with its per-group step vectorised.
+
+    scikit-learn scores each candidate fold of each group in a Python loop of NumPy calls
+    (4-5 s for the 17,000 songs of the genre training part); here all candidate folds of a
+    group are scored in one call, with the same operations in the same order, so the folds
+    are identical (tested against scikit-learn's).
+    """
+
+    def _find_best_fold(self, y_counts_per_fold: np.ndarray, y_cnt: np.ndarray,
+                        group_y_counts: np.ndarray) -> int | None:
+        k = self.n_splits
+        proposed = np.repeat(y_counts_per_fold[np.newaxis], k, axis=0)  # (fold tried, fold, class)
+        proposed[np.arange(k), np.arange(k)] += group_y_counts
+        share = proposed / y_cnt.reshape(1, 1, -1)
+        # np.std(share, axis=1) then np.mean(..., axis=1), spelled out (NumPy's own steps, without
+        # their per-call overhead): mean, squared deviations, their mean, square root
+        deviation = share - np.add.reduce(share, axis=1, keepdims=True) / k
+        std_per_class = np.sqrt(np.add.reduce(deviation * deviation, axis=1) / k)
+        fold_eval = (np.add.reduce(std_per_class, axis=1) / std_per_class.shape[1]).tolist()
+        samples_in_fold = y_counts_per_fold.sum(axis=1).tolist()
+        best_fold, min_eval, min_samples_in_fold = None, np.inf, np.inf
+        for i in range(k):
+            # np.isclose(fold_eval[i], min_eval) with its tolerances (rtol 1e-5, atol 1e-8)
+            close = abs(fold_eval[i] - min_eval) <= 1e-08 + 1e-05 * abs(min_eval)
+            if fold_eval[i] < min_eval or (close and samples_in_fold[i] < min_samples_in_fold):
+                best_fold, min_eval, min_samples_in_fold = i, fold_eval[i], samples_in_fold[i]
+        return best_fold
 
 
 def _group_k_fold(groups: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

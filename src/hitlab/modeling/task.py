@@ -395,6 +395,7 @@ def fit_task(
     n_boot: int = 1000,
     refit: bool = True,
     n_jobs: int = -1,
+    fold_jobs: int = 2,
     progress: Callable[[str], None] | None = None,
     zoo: ModelZoo = DEFAULT_ZOO,
 ) -> TaskResult:
@@ -442,6 +443,9 @@ def fit_task(
         Refit the best candidate on every row (``final``); else keep the training-part fit.
     n_jobs
         Threads per estimator.
+    fold_jobs
+        Inner folds fitted at the same time, in threads (:func:`~hitlab.modeling.tune.tune`);
+        the numbers do not depend on it.
     progress
         Called with a short message as each candidate starts.
     zoo
@@ -488,7 +492,7 @@ def fit_task(
         say(f"{label}: tuning ({planned} trial{'s' if planned > 1 else ''})")
         tuning = tune(spec, features, X_train, y_train, folds, metric=task.metric, strategy=strategy,
                       budget=model_budget, max_trials=model_trials, seed=seed, n_jobs=n_jobs,
-                      n_classes=n_classes, zoo=zoo)
+                      n_classes=n_classes, zoo=zoo, fold_jobs=fold_jobs)
         if tuning.clock_capped:
             notes.append(f"{label}: the {model_budget:g} s safety cap stopped tuning after {tuning.n_trials} "
                          f"of {tuning.planned_trials} trials; this run will not repeat exactly on another "
