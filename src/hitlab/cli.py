@@ -73,9 +73,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
     """hitlab: popularity and genre from audio features, with honest numbers."""
 
@@ -88,9 +87,8 @@ def run(
     artists_mapping: Annotated[str | None, typer.Option(help=describe_option("artists_mapping"))] = None,
     labels: Annotated[str | None, typer.Option(help=describe_option("labels"))] = None,
     min_class_size: Annotated[int | None, typer.Option(help=describe_option("min_class_size"))] = None,
-    strict: Annotated[
-        bool | None, typer.Option("--strict/--no-strict", help=describe_option("strict"))
-    ] = None,
+    strict: Annotated[bool | None, typer.Option("--strict/--no-strict",
+                                                help=describe_option("strict"))] = None,
     encoding: Annotated[str | None, typer.Option(help=describe_option("encoding"))] = None,
     group_by: Annotated[str | None, typer.Option(help=describe_option("group_by"))] = None,
     budget: Annotated[float | None, typer.Option(help=describe_option("budget"))] = None,
