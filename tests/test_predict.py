@@ -203,3 +203,23 @@ def test_converted_columns_are_listed_in_one_note(run_folder, held_out, tmp_path
     assert len(notes) == 1, result.output
     assert "values converted in 3 columns: key as note-name (detected; 30 values), mode as word " \
            "(detected; 30 values), duration_ms as m:ss (detected; 30 values)" in notes[0]
+
+
+def test_json_lines_output_is_strict_json_with_null_for_missing(tmp_path):
+    """A missing value is ``null`` (``NaN`` is not JSON), text stays UTF-8, numbers round-trip."""
+    import json
+
+    from hitlab.predict import write_table
+
+    frame = pd.DataFrame({"track_id": ["a", "b"], "track_name": ["Café", np.nan],
+                          "predicted_popularity": [41.123456789012345, np.nan]})
+    path = tmp_path / "p.jsonl"
+    write_table(frame, path)
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    rows = [json.loads(line, parse_constant=refuse) for line in path.read_text("utf-8").splitlines()]
+    assert rows[1] == {"track_id": "b", "track_name": None, "predicted_popularity": None}
+    assert rows[0]["track_name"] == "Café" and "Café" in path.read_text("utf-8")
+    assert rows[0]["predicted_popularity"] == pytest.approx(41.123456789012345, rel=1e-14)

@@ -382,8 +382,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None) -
     if fmt == "parquet":
         frame.to_parquet(path, index=False)
     elif fmt == "jsonl":
-        Path(path).write_text(
-            "".join(json.dumps(r, default=str) + "\n" for r in frame.to_dict(orient="records")), "utf-8"
-        )
+        # a missing value is null (json.dumps would write NaN, which is not JSON)
+        frame.to_json(path, orient="records", lines=True, force_ascii=False, double_precision=15,
+                      date_format="iso")
     else:
         frame.to_csv(path, index=False)

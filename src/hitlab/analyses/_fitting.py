@@ -8,7 +8,6 @@ analyses score exactly the way the popularity and genre tasks do.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from hitlab.modeling import Estimate, Task
 from hitlab.modeling.evaluate import Metric, bootstrap, bootstrap_indices
 from hitlab.modeling.task import TaskData
 from hitlab.modeling.task import task_data as model_ready
-from hitlab.modeling.tune import predict_scores
+from hitlab.modeling.tune import predict_scores, quiet_fit
 from hitlab.modeling.zoo import build_pipeline, get_model
 from hitlab.songs import group_labels
 
@@ -42,11 +41,7 @@ def fit_model(task: Task, features: FeatureSet, X: pd.DataFrame, y: np.ndarray, 
     fitted on ``X``, ``y``."""
     pipeline = build_pipeline(get_model(task.kind, MODEL), features, params=params, seed=seed, n_jobs=n_jobs)
     extra = {} if sample_weight is None else {"model__sample_weight": sample_weight}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        pipeline.fit(X, y, **extra)
-    return pipeline
+    return quiet_fit(pipeline, X, y, ignore=(ConvergenceWarning, UserWarning), **extra)
 
 
 def predict(pipeline: Any, kind: str, X: pd.DataFrame,

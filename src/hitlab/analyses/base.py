@@ -61,6 +61,12 @@ class Context:
         """The split group of every track (``config.group_by``: song, track or artist)."""
         return group_labels(self.tracks, self.config.group_by)
 
+    def fit_options(self) -> dict[str, Any]:
+        """The run's options every modelling analysis passes to its ``fit``."""
+        cfg = self.config
+        return {"budget": cfg.budget, "max_trials": cfg.trials, "seed": cfg.seed, "group_by": cfg.group_by,
+                "quick": cfg.quick, "full": cfg.full, "progress": self.progress}
+
 
 class AnalysisResult(Protocol):
     """What :mod:`hitlab.outputs` reads from a result (``facts``, ``headline_metrics`` and

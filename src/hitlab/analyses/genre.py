@@ -338,6 +338,4 @@ def check(ctx: Context) -> str | None:
 
 def run(ctx: Context) -> GenreResult:
     """The genre analysis of a run: :func:`fit` with the run's options."""
-    cfg = ctx.config
-    return fit(ctx.tracks, scheme=cfg.labels, budget=cfg.budget, max_trials=cfg.trials, seed=cfg.seed,
-               group_by=cfg.group_by, quick=cfg.quick, full=cfg.full, progress=ctx.progress)
+    return fit(ctx.tracks, scheme=ctx.config.labels, **ctx.fit_options())

@@ -63,6 +63,12 @@ from hitlab.modeling import Estimate
 __all__ = ["LabelQualityResult", "OofFold", "analyse", "out_of_fold", "run", "tag_vocabulary"]
 
 
+
+def _metric(name: str, value: Any, ci: list[Any] | None = None, *, baseline: Any = None,
+            better: str = "higher") -> dict[str, Any]:
+    """One headline number of the report (name, value, 95% CI, baseline, which way is better)."""
+    return {"name": name, "value": value, "ci": ci, "baseline": baseline, "better": better}
+
 @dataclass
 class LabelQualityResult:
     """What :func:`analyse` found. ``skipped`` holds the reason when the data cannot answer."""
@@ -119,44 +125,15 @@ class LabelQualityResult:
             return []
         metrics: list[dict[str, Any]] = []
         if self.accuracy is not None:
-            metrics.append(
-                {
-                    "name": "out-of-fold accuracy",
-                    "value": self.accuracy.value,
-                    "ci": [self.accuracy.low, self.accuracy.high],
-                    "baseline": self.baseline_accuracy,
-                    "better": "higher",
-                }
-            )
-        metrics.append(
-            {
-                "name": "tracks flagged as likely mislabelled",
-                "value": len(self.flagged),
-                "ci": None,
-                "baseline": None,
-                "better": "lower",
-            }
-        )
+            metrics.append(_metric("out-of-fold accuracy", self.accuracy.value,
+                                   [self.accuracy.low, self.accuracy.high], baseline=self.baseline_accuracy))
+        metrics.append(_metric("tracks flagged as likely mislabelled", len(self.flagged), better="lower"))
         for row in self.cleaning.to_dict("records")[:1]:
-            metrics.append(
-                {
-                    "name": f"accuracy gain from cleaning ({row['test_tracks']})",
-                    "value": row["difference"],
-                    "ci": [row["difference_low"], row["difference_high"]],
-                    "baseline": None,
-                    "better": "higher",
-                }
-            )
+            metrics.append(_metric(f"accuracy gain from cleaning ({row['test_tracks']})", row["difference"],
+                                   [row["difference_low"], row["difference_high"]]))
         for row in self.multi_label.to_dict("records")[:2]:
-            metrics.append(
-                {
-                    "name": f"set overlap (Jaccard), {row['model'].split(' (')[0]}",
-                    "value": row["jaccard"],
-                    "ci": [row["jaccard_low"], row["jaccard_high"]],
-                    "baseline": None,
-                    "better": "higher",
-                }
-            )
+            metrics.append(_metric(f"set overlap (Jaccard), {row['model'].split(' (')[0]}", row["jaccard"],
+                                   [row["jaccard_low"], row["jaccard_high"]]))
         return metrics
 
 

@@ -320,6 +320,4 @@ def check(ctx: Context) -> str | None:
 
 def run(ctx: Context) -> PopularityResult:
     """The popularity analysis of a run: :func:`fit` with the run's options."""
-    cfg = ctx.config
-    return fit(ctx.tracks, features=cfg.features, budget=cfg.budget, max_trials=cfg.trials, seed=cfg.seed,
-               group_by=cfg.group_by, quick=cfg.quick, full=cfg.full, progress=ctx.progress)
+    return fit(ctx.tracks, features=ctx.config.features, **ctx.fit_options())
