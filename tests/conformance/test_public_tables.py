@@ -151,3 +151,14 @@ def test_predict_reads_the_file_format_like_the_run(public_run, tmp_path: Path):
     )
     assert got["genre_1"].fillna("").tolist() == expected["genre_1"].fillna("").tolist()
     assert got["genre_used_for_popularity"].fillna("").eq("predicted").mean() > 0.99
+
+
+def test_a_model_no_better_than_its_baseline_says_so(public_run):
+    """top10s: 0.74 genre accuracy against 0.79 for always guessing 'dance pop' must not read as a result."""
+    _, _, folder = public_run
+    for task, name, worse in (("genre", "accuracy", lambda v, b: v <= b),
+                              ("popularity", "MAE", lambda v, b: v >= b)):
+        section = json.loads((folder / task / "section.json").read_text())
+        metric = next(m for m in section["metrics"] if m["name"] == name)
+        warned = "no better than always guessing" in " ".join(section["reading"])
+        assert warned == worse(metric["value"], metric["baseline"]), (task, metric, section["reading"])
