@@ -224,6 +224,25 @@ def test_interrupted_run_keeps_the_earlier_run(work, monkeypatch, fault, tree_ha
     assert tree_hashes(work) == before  # no hidden temporary folder, no lock left either
 
 
+@pytest.mark.parametrize("fault", [KeyboardInterrupt(), RuntimeError("a bug in a worker thread")])
+def test_an_analysis_failing_in_its_thread_stops_the_run_and_keeps_the_earlier_run(work, fault, tree_hashes):
+    """Analyses compute in threads: what one raises there reaches the caller, and nothing is left."""
+    from hitlab.analyses.base import Analysis
+    from hitlab.analyses.registry import BUILTIN_ANALYSES
+    from hitlab.config import RunConfig
+
+    def broken(ctx):
+        time.sleep(0.3)  # still computing while the EDA's result is written
+        raise fault
+
+    analyses = (*BUILTIN_ANALYSES, Analysis("broken", broken, title="Broken"))
+    before = tree_hashes(work)
+    config = RunConfig(data=str(work / "tracks.csv"), out=str(work / "runs"), name="keep", stages=["eda"])
+    with pytest.raises(type(fault)):
+        hitlab.pipeline.run(config, analyses=analyses)
+    assert tree_hashes(work) == before
+
+
 def test_failed_swap_puts_the_previous_run_back(work, monkeypatch, tree_hashes):
     before = tree_hashes(work)
     real_rename = os.rename

@@ -73,3 +73,24 @@ def test_default_quick_runs_repeat_exactly_even_on_a_busy_machine(tmp_path: Path
         assert {"fit_s", "tune_s", "predict_rows_per_s"} <= set(pd.read_csv(first / task / "timings.csv"))
     popularity = pd.read_csv(first / "popularity" / "leaderboard.csv").set_index("model")
     assert popularity.loc["lightgbm", "trials"] == QUICK_TRIALS  # a count, not the clock
+
+
+@pytest.mark.slow
+def test_analyses_in_threads_write_what_one_after_another_writes(tmp_path: Path, monkeypatch) -> None:
+    """``workers=2`` (the default) and ``workers=1``: every table, section and the report text agree."""
+    sample = load_tidytuesday().sample(n=1500, random_state=7)
+    monkeypatch.setattr(pipeline, "load_tidytuesday", lambda: sample)
+    folders = [
+        pipeline.run(RunConfig(out=str(tmp_path), name=f"w{workers}", quick=True, workers=workers)).folder
+        for workers in (1, 2)
+    ]
+    files = sorted(p.relative_to(folders[0]).as_posix() for p in folders[0].rglob("*.csv"))
+    assert len(files) > 15 and files == sorted(
+        p.relative_to(folders[1]).as_posix() for p in folders[1].rglob("*.csv"))
+    for relative in files:
+        if relative.endswith("timings.csv"):
+            continue
+        assert (folders[0] / relative).read_bytes() == (folders[1] / relative).read_bytes(), relative
+    for name in ("popularity", "genre"):
+        readings = [json.loads((f / name / "section.json").read_text())["reading"] for f in folders]
+        assert readings[0] == readings[1], name

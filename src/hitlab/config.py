@@ -198,6 +198,12 @@ class RunConfig(BaseModel):
         "only the models that win in cross-validation).",
     )
     seed: int = _field(42, expected="a whole number >= 0", help="Random seed.", ge=0, lt=2**32)
+    workers: int = _field(
+        2,
+        expected="a whole number >= 1",
+        help="Analyses computed at once (threads; 1: one after another). The numbers do not change.",
+        ge=1,
+    )
     out: PathText = _field(
         "runs", expected="a folder name", help="Folder that holds run folders.", min_length=1
     )

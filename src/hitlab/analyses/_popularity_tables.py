@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from sklearn.inspection import partial_dependence, permutation_importance
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 
 from hitlab.errors import DataError
 from hitlab.features import FeatureSet, feature_frame
@@ -100,8 +101,8 @@ def ols_summary(tracks: pd.DataFrame, features: FeatureSet) -> tuple[pd.DataFram
     design, y = design[keep], y[keep]
     if len(design) <= design.shape[1] + 1:
         raise DataError(f"OLS needs more tracks than terms: {len(design)} tracks, {design.shape[1]} terms")
-    with_const = sm.add_constant(design, has_constant="add")
-    model = sm.OLS(y, with_const).fit()
+    with_const = add_constant(design, has_constant="add")
+    model = OLS(y, with_const).fit()
     ci = model.conf_int()
     vif = [np.nan, *_vifs(design.to_numpy(float))]
     table = pd.DataFrame({
@@ -114,7 +115,7 @@ def ols_summary(tracks: pd.DataFrame, features: FeatureSet) -> tuple[pd.DataFram
         "ci_high": ci.iloc[:, 1].to_numpy(),
         "vif": vif,
     })
-    no_intercept = sm.OLS(y, design).fit()
+    no_intercept = OLS(y, design).fit()
     stats = {
         "n": int(model.nobs),
         "terms": int(design.shape[1]) + 1,

@@ -39,18 +39,18 @@ def eda_figures(tracks: pd.DataFrame) -> dict[str, Figure]:
 
 @dataclass
 class EdaResult:
-    """The EDA figures by file stem (no tables)."""
+    """The EDA figures by file stem (no tables), drawn when asked for: figures are drawn by the
+    thread that writes them (pyplot is not thread-safe; analyses may compute in other threads)."""
 
-    drawn: dict[str, Figure] = field(default_factory=dict)
+    tracks: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {}
 
     def figures(self) -> dict[str, Figure]:
-        return dict(self.drawn)
+        return eda_figures(self.tracks)
 
 
 def run(ctx: Context) -> EdaResult:
-    """The EDA of a run: :func:`eda_figures` of its tracks."""
-    ctx.progress("drawing figures")
-    return EdaResult(eda_figures(ctx.tracks))
+    """The EDA of a run: :func:`eda_figures` of its tracks (drawn by :meth:`EdaResult.figures`)."""
+    return EdaResult(ctx.tracks)

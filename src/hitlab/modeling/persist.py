@@ -46,7 +46,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import skops.io as sio
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
@@ -191,6 +190,8 @@ def save_model(estimator: Any, path: str | Path, manifest: dict[str, Any]) -> Pa
     if "features" not in plain:
         raise ValueError("save_model: the manifest needs 'features' (a FeatureSet.to_dict())")
     embedded = {key: plain.get(key) for key in EMBEDDED_KEYS}
+    import skops.io as sio  # imported when needed: it loads all of scikit-learn (~1.5 s)
+
     sio.dump({"hitlab_model": LAYOUT, "estimator": estimator, **embedded}, path)
     full = {
         **plain,
@@ -351,6 +352,8 @@ def load_model(path: str | Path, *, allow_version_mismatch: bool = False) -> Sav
                 f"{path}: saved with {', '.join(differ)}; fitted models are not portable across versions. "
                 "Refit it, or pass allow_version_mismatch=True at your own risk"
             )
+    import skops.io as sio
+
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises several types for unreadable files
