@@ -39,7 +39,8 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"Software": None} if path.suffix == ".png" else {"Date": None, "Creator": None}
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata=metadata)
+    # every figure is laid out when drawn (tight_layout); bbox_inches="tight" would draw it twice
+    fig.savefig(path, dpi=110, metadata=metadata)
     plt.close(fig)
     return path
 
