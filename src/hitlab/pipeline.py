@@ -208,12 +208,13 @@ class _Computation:
         return self.result
 
 
-def _write_analysis(state: _State, analysis: Analysis, computation: _Computation) -> None:
+def _write_analysis(state: _State, computation: _Computation) -> None:
     """Hand one analysis's result to the outputs layer; record what it wrote.
 
     For ``skip_on_data_error`` analyses a :class:`DataError` from their data skips them with the
     message and the run goes on; any other error stops the run.
     """
+    analysis = computation.analysis
     name = analysis.name
     try:
         result = computation.get()
@@ -235,21 +236,22 @@ def _run_analyses(state: _State, analyses: Sequence[Analysis], timings: dict[str
     """Check, compute (``config.workers`` at once) and write the selected analyses, in order."""
     config = state.config
     slots = threading.Semaphore(config.workers)
-    started: list[tuple[Analysis, _Computation]] = []
+    started: list[_Computation] = []
     for analysis in analyses:
         if not _selected(analysis, config):
             continue
-        reason = analysis.check(_context(state, analysis.name)) if analysis.check is not None else None
+        context = _context(state, analysis.name)
+        reason = analysis.check(context) if analysis.check is not None else None
         if reason:
             _skip(state, analysis.name, reason)
             continue
-        started.append((analysis, _Computation(analysis, _context(state, analysis.name), slots)))
-    for analysis, computation in started:
+        started.append(_Computation(analysis, context, slots))
+    for computation in started:
         computation.wait()
         writing = time.perf_counter()
-        _write_analysis(state, analysis, computation)
+        _write_analysis(state, computation)
         # computing + writing (analyses compute at once, so these may add up to more than the wall time)
-        timings[analysis.name] = round(computation.seconds + time.perf_counter() - writing, 3)
+        timings[computation.analysis.name] = round(computation.seconds + time.perf_counter() - writing, 3)
 
 
 def run(config: RunConfig | None = None, progress: Progress | None = None,
