@@ -76,14 +76,17 @@ def test_default_quick_runs_repeat_exactly_even_on_a_busy_machine(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_analyses_in_threads_write_what_one_after_another_writes(tmp_path: Path, monkeypatch) -> None:
-    """``workers=2`` (the default) and ``workers=1``: every table, section and the report text agree."""
+def test_analyses_in_two_processes_write_what_one_after_another_writes(tmp_path: Path, monkeypatch) -> None:
+    """``workers=2`` (the default: the genre analysis in a worker process) and ``workers=1``: every
+    table, section and the report text agree."""
     sample = load_tidytuesday().sample(n=1500, random_state=7)
     monkeypatch.setattr(pipeline, "load_tidytuesday", lambda: sample)
     folders = [
         pipeline.run(RunConfig(out=str(tmp_path), name=f"w{workers}", quick=True, workers=workers)).folder
         for workers in (1, 2)
     ]
+    where = [json.loads((f / "manifest.json").read_text())["computed_in"] for f in folders]
+    assert set(where[0].values()) == {"run"} and where[1]["genre"].startswith("worker ")
     files = sorted(p.relative_to(folders[0]).as_posix() for p in folders[0].rglob("*.csv"))
     assert len(files) > 15 and files == sorted(
         p.relative_to(folders[1]).as_posix() for p in folders[1].rglob("*.csv"))

@@ -201,7 +201,8 @@ class RunConfig(BaseModel):
     workers: int = _field(
         2,
         expected="a whole number >= 1",
-        help="Analyses computed at once (threads; 1: one after another). The numbers do not change.",
+        help="Processes computing analyses at once (1: one after another, in this process). The numbers "
+        "do not change.",
         ge=1,
     )
     out: PathText = _field(

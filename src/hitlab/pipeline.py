@@ -10,10 +10,12 @@ leaves no partial run folder and the previous run of that name intact
 (:mod:`hitlab.run_folder`). Re-running with the same inputs and seed gives the same files (the
 manifest's timings aside).
 
-Analyses compute in up to ``config.workers`` threads at once (default 2: the model fits release
-the GIL, so the popularity and genre analyses share two cores); their results are written one
-after another, in registry order, in the calling thread, so the files and the report are the
-same as with ``workers=1`` (tested).
+Analyses run in up to ``config.workers`` processes at once (default 2): this one takes them
+from the front of the list, ``workers - 1`` worker processes (:mod:`hitlab.worker`, started with
+the run when there are two or more analyses and the input is not tiny) from the back. Each
+analysis is computed and written where it was taken, into its own files, and recorded in
+registry order, so the files and the report are the same as with ``workers=1`` (tested); the
+manifest's ``computed_in`` says where each ran.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from hitlab.errors import DataError
 from hitlab.labels import LabelReport, TagJoinReport, attach_artist_tags, label_tracks
 from hitlab.modeling.persist import library_versions, sha256_file
 from hitlab.run_folder import RunFolder, check_inputs, check_run_target, run_name_of
+from hitlab.worker import Outcome, WorkerProcess, perform, portable
 
 __all__ = ["Progress", "RunResult", "run"]
 
@@ -79,6 +82,7 @@ class _State:
     figures: dict[str, Path] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    computed_in: dict[str, str] = field(default_factory=dict)
 
 
 def _stage_load(state: _State) -> None:
@@ -175,68 +179,54 @@ def _skip(state: _State, name: str, reason: str) -> None:
     state.progress(name, f"skipped: {reason}")
 
 
-class _Computation:
-    """One analysis computing in a daemon thread (a Ctrl-C does not wait for it); at most
-    ``slots`` compute at once. Its result, or the exception it raised, waits in :meth:`get`."""
-
-    def __init__(self, analysis: Analysis, context: Context, slots: threading.Semaphore) -> None:
-        self.analysis, self.context, self.slots = analysis, context, slots
-        self.done = threading.Event()
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.seconds = 0.0
-        threading.Thread(target=self._work, name=f"hitlab-{analysis.name}", daemon=True).start()
-
-    def _work(self) -> None:
-        with self.slots:
-            started = time.perf_counter()
-            try:
-                self.result = self.analysis.run(self.context)
-            except BaseException as exc:  # handed to the calling thread by get()
-                self.error = exc
-            self.seconds = time.perf_counter() - started
-            self.done.set()
-
-    def wait(self) -> None:
-        while not self.done.wait(0.1):  # short waits: a Ctrl-C reaches the calling thread at once
-            pass
-
-    def get(self) -> Any:
-        self.wait()
-        if self.error is not None:
-            raise self.error
-        return self.result
+#: A worker process is started only for inputs at least this large (the built-in data always):
+#: its imports cost ~4 s of CPU, more than a second core saves on a small table.
+WORKER_MIN_BYTES = 1_000_000
 
 
-def _write_analysis(state: _State, computation: _Computation) -> None:
-    """Hand one analysis's result to the outputs layer; record what it wrote.
-
-    For ``skip_on_data_error`` analyses a :class:`DataError` from their data skips them with the
-    message and the run goes on; any other error stops the run.
-    """
-    analysis = computation.analysis
-    name = analysis.name
+def _start_workers(config: RunConfig, analyses: Sequence[Analysis]) -> list[WorkerProcess]:
+    """``config.workers - 1`` worker processes when two or more selected analyses can use them."""
+    portable_ones = [a for a in analyses if _selected(a, config) and portable(a)]
+    if config.workers < 2 or len([a for a in analyses if _selected(a, config)]) < 2 or not portable_ones:
+        return []
     try:
-        result = computation.get()
-    except DataError as exc:
-        if not analysis.skip_on_data_error:
-            raise
-        _skip(state, name, str(exc))
-        return
-    state.progress(name, "writing tables, figures and the report section")
-    summary = outputs.write_analysis(state.folder, analysis, result)
-    for stem, relative in summary["files"]["figures"].items():
+        size = Path(config.data).stat().st_size if config.data is not None else WORKER_MIN_BYTES
+    except OSError:
+        size = WORKER_MIN_BYTES
+    if size < WORKER_MIN_BYTES:
+        return []
+    return [WorkerProcess() for _ in range(min(config.workers - 1, len(portable_ones)))]
+
+
+def _record(state: _State, analysis: Analysis, outcome: Outcome) -> None:
+    """Record what one analysis gave. For ``skip_on_data_error`` analyses a :class:`DataError`
+    skips them with its message and the run goes on; any other error stops the run."""
+    name = analysis.name
+    if outcome.error is not None:
+        if isinstance(outcome.error, DataError) and analysis.skip_on_data_error:
+            _skip(state, name, str(outcome.error))
+            return
+        raise outcome.error
+    assert outcome.summary is not None
+    for stem, relative in outcome.summary["files"]["figures"].items():
         state.figures[stem] = state.folder / relative
-    state.results[name] = summary
-    if getattr(result, "skipped", None):
-        state.skipped[name] = result.skipped
+    state.results[name] = outcome.summary
+    if outcome.skipped:
+        state.skipped[name] = outcome.skipped
 
 
-def _run_analyses(state: _State, analyses: Sequence[Analysis], timings: dict[str, float]) -> None:
-    """Check, compute (``config.workers`` at once) and write the selected analyses, in order."""
+def _stops_the_run(analysis: Analysis, outcome: Outcome) -> bool:
+    error = outcome.error
+    return error is not None and not (isinstance(error, DataError) and analysis.skip_on_data_error)
+
+
+def _run_analyses(state: _State, analyses: Sequence[Analysis], timings: dict[str, float],
+                  workers: Sequence[WorkerProcess]) -> None:
+    """Check, then compute and write the selected analyses: this process takes them from the
+    front of the list, each worker process from the back (the last analyses are the long ones);
+    what each gave is recorded in registry order, so the files do not depend on who computed it."""
     config = state.config
-    slots = threading.Semaphore(config.workers)
-    started: list[_Computation] = []
+    todo: list[tuple[Analysis, Context]] = []
     for analysis in analyses:
         if not _selected(analysis, config):
             continue
@@ -245,13 +235,40 @@ def _run_analyses(state: _State, analyses: Sequence[Analysis], timings: dict[str
         if reason:
             _skip(state, analysis.name, reason)
             continue
-        started.append(_Computation(analysis, context, slots))
-    for computation in started:
-        computation.wait()
-        writing = time.perf_counter()
-        _write_analysis(state, computation)
-        # computing + writing (analyses compute at once, so these may add up to more than the wall time)
-        timings[computation.analysis.name] = round(computation.seconds + time.perf_counter() - writing, 3)
+        todo.append((analysis, context))
+    order = [analysis for analysis, _ in todo]
+    lock = threading.Lock()
+    outcomes: dict[str, Outcome] = {}
+
+    def take(front: bool) -> tuple[Analysis, Context] | None:
+        with lock:
+            if any(_stops_the_run(a, outcomes[a.name]) for a in order if a.name in outcomes):
+                return None
+            for i in (range(len(todo)) if front else range(len(todo) - 1, -1, -1)):
+                if front or portable(todo[i][0]):
+                    return todo.pop(i)
+            return None
+
+    def deliver(name: str, outcome: Outcome) -> None:
+        with lock:
+            outcomes[name] = outcome
+
+    for worker in workers:
+        worker.serve(state.folder, lambda: take(front=False), deliver, state.progress)
+    while (task := take(front=True)) is not None:
+        analysis, context = task
+        outcome = perform(analysis, context, state.folder)
+        if _stops_the_run(analysis, outcome):
+            raise outcome.error  # the caller stops the workers
+        deliver(analysis.name, outcome)
+    for worker in workers:
+        worker.wait()
+    for analysis in order:
+        if analysis.name in outcomes:
+            _record(state, analysis, outcomes[analysis.name])
+            # computing + writing (analyses run at once, so these may add up to more than the wall time)
+            timings[analysis.name] = round(outcomes[analysis.name].seconds, 3)
+    state.computed_in = {a.name: outcomes[a.name].where for a in order if a.name in outcomes}
 
 
 def run(config: RunConfig | None = None, progress: Progress | None = None,
@@ -278,11 +295,19 @@ def run(config: RunConfig | None = None, progress: Progress | None = None,
         temp = run_folder.temp
         state = _State(config=config, folder=temp, progress=progress)
         timings: dict[str, float] = {}
-        for name, stage in (("load", _stage_load), ("clean", _stage_clean), ("label", _stage_label)):
-            started = time.perf_counter()
-            stage(state)
-            timings[name] = round(time.perf_counter() - started, 3)
-        _run_analyses(state, analyses, timings)
+        workers = _start_workers(config, analyses)  # their imports overlap load and clean
+        try:
+            for name, stage in (("load", _stage_load), ("clean", _stage_clean), ("label", _stage_label)):
+                started = time.perf_counter()
+                stage(state)
+                timings[name] = round(time.perf_counter() - started, 3)
+            _run_analyses(state, analyses, timings, workers)
+        except BaseException:
+            for worker in workers:
+                worker.close(failed=True)
+            raise
+        for worker in workers:
+            worker.close()
         sections = [a.name for a in analyses if (temp / a.name / outputs.SECTION_FILE).exists()]
         outputs.write_manifest({
             "hitlab": __version__,
@@ -293,6 +318,7 @@ def run(config: RunConfig | None = None, progress: Progress | None = None,
             "versions": library_versions(),
             "timings_s": timings,
             "skipped": state.skipped,
+            "computed_in": state.computed_in,
             "sections": sections,
         }, temp)
         if "report" in config.stages:
