@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import hitlab.worker
 from hitlab import pipeline
 from hitlab.analyses.base import Analysis
 from hitlab.config import RunConfig
@@ -143,8 +144,8 @@ def test_ctrl_c_while_the_worker_computes_stops_at_once(work, toy, tree_hashes) 
 
 def test_a_small_input_or_one_analysis_starts_no_worker(work, toy, monkeypatch) -> None:
     spawned = []
-    real = pipeline.WorkerProcess
-    monkeypatch.setattr(pipeline, "WorkerProcess", lambda: spawned.append(1) or real())
+    real = hitlab.worker.WorkerProcess
+    monkeypatch.setattr(hitlab.worker, "WorkerProcess", lambda: spawned.append(1) or real())
     one = pipeline.run(_config(work, name="one"), analyses=(Analysis("there", toy.pid, title="There"),))
     monkeypatch.setattr(pipeline, "WORKER_MIN_BYTES", 10**9)
     two = pipeline.run(_config(work, name="two"),

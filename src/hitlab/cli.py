@@ -109,7 +109,6 @@ def run(
 ) -> None:
     """Run the pipeline: load, clean, label, EDA, popularity, genre, report, into runs/<name>/."""
     from hitlab.config import load_config
-    from hitlab.pipeline import run as run_pipeline
 
     try:
         cfg = load_config(
@@ -134,6 +133,11 @@ def run(
             stages=[s.strip() for s in stages.split(",") if s.strip()] if stages else None,
             features=[f.strip() for f in features.split(",") if f.strip()] if features else None,
         )
+        from hitlab.worker import prestart
+
+        prestart(cfg)  # start the worker process first: its imports overlap the pipeline's
+        from hitlab.pipeline import run as run_pipeline
+
         started = time.perf_counter()
         with console.status("starting", spinner="dots") as status:
 
@@ -169,15 +173,11 @@ def run(
             + (" ..." if len(lab.small_classes) > 12 else ""),
             highlight=False,
         )
-    if result.tag_report is not None:
-        t = result.tag_report
-        console.print(
-            f"Artist tags: {t.with_tags:,} of {t.tracks:,} tracks got tags "
-            f"(by id {t.by_id:,}, by name {t.by_name:,}, by one of several artists "
-            f"{t.by_name_part:,}; unmatched {t.unmatched:,})"
-        )
-    extras = result.results.get("extra_columns") or []
-    if extras:
+    if (t := result.tag_report) is not None:
+        console.print(f"Artist tags: {t.with_tags:,} of {t.tracks:,} tracks got tags (by id {t.by_id:,}, "
+                      f"by name {t.by_name:,}, by one of several artists {t.by_name_part:,}; "
+                      f"unmatched {t.unmatched:,})")
+    if extras := result.results.get("extra_columns") or []:
         console.print(f"Columns kept aside (not used by the models): {', '.join(extras)}")
     _print_headlines(result.results)
     for stage, why in result.skipped.items():

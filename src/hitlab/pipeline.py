@@ -41,7 +41,16 @@ from hitlab.errors import DataError
 from hitlab.labels import LabelReport, TagJoinReport, attach_artist_tags, label_tracks
 from hitlab.modeling.persist import library_versions, sha256_file
 from hitlab.run_folder import RunFolder, check_inputs, check_run_target, run_name_of
-from hitlab.worker import Outcome, WorkerProcess, perform, portable
+from hitlab.worker import (
+    MIN_BYTES,
+    Outcome,
+    WorkerProcess,
+    discard_prestarted,
+    perform,
+    planned,
+    portable,
+    started,
+)
 
 __all__ = ["Progress", "RunResult", "run"]
 
@@ -179,23 +188,15 @@ def _skip(state: _State, name: str, reason: str) -> None:
     state.progress(name, f"skipped: {reason}")
 
 
-#: A worker process is started only for inputs at least this large (the built-in data always):
-#: its imports cost ~4 s of CPU, more than a second core saves on a small table.
-WORKER_MIN_BYTES = 1_000_000
-
-
 def _start_workers(config: RunConfig, analyses: Sequence[Analysis]) -> list[WorkerProcess]:
-    """``config.workers - 1`` worker processes when two or more selected analyses can use them."""
-    portable_ones = [a for a in analyses if _selected(a, config) and portable(a)]
-    if config.workers < 2 or len([a for a in analyses if _selected(a, config)]) < 2 or not portable_ones:
-        return []
-    try:
-        size = Path(config.data).stat().st_size if config.data is not None else WORKER_MIN_BYTES
-    except OSError:
-        size = WORKER_MIN_BYTES
-    if size < WORKER_MIN_BYTES:
-        return []
-    return [WorkerProcess() for _ in range(min(config.workers - 1, len(portable_ones)))]
+    """The worker processes of a run (see :func:`hitlab.worker.planned`), pre-started ones first."""
+    selected = [a for a in analyses if _selected(a, config)]
+    takers = len([a for a in selected if portable(a)])
+    return started(planned(config, len(selected), takers, WORKER_MIN_BYTES))
+
+
+#: Inputs smaller than this start no worker (:data:`hitlab.worker.MIN_BYTES`; tests lower it).
+WORKER_MIN_BYTES = MIN_BYTES
 
 
 def _record(state: _State, analysis: Analysis, outcome: Outcome) -> None:
@@ -288,7 +289,11 @@ def run(config: RunConfig | None = None, progress: Progress | None = None,
     """
     config = config or RunConfig()
     progress = progress or (lambda stage, message: None)
-    _check_before_writing(config)
+    try:
+        _check_before_writing(config)
+    except BaseException:
+        discard_prestarted()
+        raise
     analyses = tuple(analyses)
     with RunFolder(config.out, run_name_of(config)) as run_folder:
         assert run_folder.temp is not None

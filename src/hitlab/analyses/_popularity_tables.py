@@ -6,20 +6,19 @@ they return DataFrames and write nothing. Used by :mod:`hitlab.analyses.populari
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.inspection import partial_dependence, permutation_importance
 from statsmodels.regression.linear_model import OLS
 from statsmodels.tools.tools import add_constant
 
 from hitlab.errors import DataError
 from hitlab.features import FeatureSet, feature_frame
 from hitlab.modeling import TaskResult, bootstrap
+from hitlab.modeling.explain import partial_dependence, permutation_importance
 
 __all__ = [
     "Drivers",
@@ -240,8 +239,8 @@ def drivers(result: TaskResult, *, max_rows: int = 1000, n_repeats: int = 3, top
     X = result.X.iloc[test[pick]]
     y = result.y[test[pick]]
     pipeline = result.best.pipeline
-    perm = permutation_importance(pipeline, X, y, scoring="neg_mean_absolute_error", n_repeats=n_repeats,
-                                  random_state=seed, n_jobs=1)
+    perm = permutation_importance(pipeline, X, y, lambda a, b: -float(np.mean(np.abs(a - b))),
+                                  n_repeats=n_repeats, seed=seed)
     table = pd.DataFrame({
         "feature": list(X.columns),
         "kind": ["numeric" if c in result.features.numeric else "categorical" for c in X.columns],
@@ -265,14 +264,9 @@ def drivers(result: TaskResult, *, max_rows: int = 1000, n_repeats: int = 3, top
     numeric_top = [f for f in table["feature"] if f in result.features.numeric][:top]
     curves = []
     pdp_sample = X.sample(n=min(pdp_rows, len(X)), random_state=seed)  # random: rows are in file order
-    for feature in numeric_top:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            pd_result = partial_dependence(pipeline, pdp_sample, [feature], kind="average",
-                                           grid_resolution=grid_resolution, percentiles=(0.02, 0.98))
-        grid = pd_result["grid_values"][0]
-        curves.append(pd.DataFrame({"feature": feature, "value": grid,
-                                    "predicted_popularity": pd_result["average"][0]}))
+    for feature, (grid, average) in zip(numeric_top, partial_dependence(
+            pipeline, pdp_sample, numeric_top, grid_resolution=grid_resolution), strict=True):
+        curves.append(pd.DataFrame({"feature": feature, "value": grid, "predicted_popularity": average}))
     pdp = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
         columns=["feature", "value", "predicted_popularity"])
     return Drivers(table, shap, shap_model, X, pdp)
