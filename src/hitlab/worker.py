@@ -87,7 +87,7 @@ def planned(config: RunConfig, selected: int, takers: int, min_bytes: int | None
     """How many worker processes a run of ``config`` should start, with ``selected`` analyses of
     which ``takers`` can be sent to a worker: ``config.workers - 1`` at most, none for a single
     analysis or an input under ``min_bytes`` (default :data:`MIN_BYTES`)."""
-    if config.workers < 2 or selected < 2 or takers < 1:
+    if config.workers < 2 or selected < 2 or takers < 1 or os.name == "nt":  # no fd passing on Windows
         return 0
     try:
         size = Path(config.data).stat().st_size if config.data is not None else None
