@@ -196,3 +196,24 @@ def test_a_registry_without_an_analysis_leaves_it_out(tmp_path: Path, monkeypatc
     done = run(config, analyses=only_eda)
     assert (done.folder / "eda" / "section.json").exists() and not (done.folder / "popularity").exists()
     assert "Exploratory analysis" in (done.folder / "report.html").read_text("utf-8")
+
+
+def test_every_top_level_name_is_the_function_whatever_was_imported_first() -> None:
+    """``hitlab/__init__`` imports most names on first use; a submodule of the same name
+    (``hitlab.clean``) imported first must not replace the function."""
+    import subprocess
+    import sys
+
+    import hitlab
+
+    code = ("import hitlab.clean, hitlab.predict, hitlab.datasets, hitlab\n"
+            "import inspect\n"
+            "bad = [n for n in hitlab.__all__ if inspect.ismodule(getattr(hitlab, n))]\n"
+            "assert not bad, bad\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    fresh = subprocess.run([sys.executable, "-c", "import sys, hitlab; print(sorted(m for m in sys.modules "
+                            "if m.split('.')[0] in ('sklearn', 'lightgbm', 'matplotlib')))"],
+                           capture_output=True, text=True)
+    assert fresh.stdout.strip() == "[]", fresh.stdout  # `import hitlab` stays light (the CLI's start)
+    assert set(hitlab.__all__) <= set(dir(hitlab))

@@ -46,6 +46,10 @@ def no_data(ctx):
     raise DataError("too few tracks for this")
 
 
+def dies(ctx):
+    os._exit(3)  # killed, out of memory, ...
+
+
 def slow(ctx):
     time.sleep(60)
     return Result()
@@ -114,6 +118,16 @@ def test_an_error_in_the_worker_stops_the_run_and_keeps_everything_else(work, to
     with pytest.raises(RuntimeError, match="a bug in the worker") as caught:
         pipeline.run(_config(work), analyses=analyses)
     assert any("in the worker process" in note for note in caught.value.__notes__)  # its traceback
+    assert tree_hashes(work) == before
+    assert _children() == set()
+
+
+def test_a_worker_that_dies_stops_the_run_with_a_clear_error(work, toy, tree_hashes) -> None:
+    before = tree_hashes(work)
+    analyses = (Analysis("here", lambda ctx: toy.pid(ctx), title="Here"),
+                Analysis("dies", toy.dies, title="Dies"))
+    with pytest.raises(RuntimeError, match=r"second process stopped while computing 'dies' \(exit code 3\)"):
+        pipeline.run(_config(work), analyses=analyses)
     assert tree_hashes(work) == before
     assert _children() == set()
 

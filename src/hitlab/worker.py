@@ -181,7 +181,10 @@ class WorkerProcess:
                         outcome = payload
                         break
                 except (EOFError, OSError) as exc:
-                    code = self.process.poll()
+                    try:
+                        code: int | None = self.process.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        code = None
                     outcome = Outcome(error=RuntimeError(
                         f"the second process stopped while computing {analysis.name!r} "
                         f"(exit code {code}): {exc or type(exc).__name__}"))
