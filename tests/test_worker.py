@@ -168,3 +168,20 @@ def test_a_small_input_or_one_analysis_starts_no_worker(work, toy, monkeypatch) 
     for result in (one, two):
         manifest = json.loads((result.folder / "manifest.json").read_text())
         assert set(manifest["computed_in"].values()) == {"run"}
+
+
+def test_a_context_the_worker_cannot_take_stops_the_run(work, toy, monkeypatch) -> None:
+    """Not a silently missing analysis (it was, before the send was guarded)."""
+    real = pipeline._context
+
+    def unpicklable(state, name):
+        context = real(state, name)
+        context.tracks.attrs["callback"] = lambda: None  # pickle refuses a lambda
+        return context
+
+    monkeypatch.setattr(pipeline, "_context", unpicklable)
+    analyses = (Analysis("here", lambda ctx: toy.pid(ctx), title="Here"),
+                Analysis("there", toy.pid, title="There"))
+    with pytest.raises(RuntimeError, match="cannot send analysis 'there' to the second process"):
+        pipeline.run(_config(work), analyses=analyses)
+    assert _children() == set()

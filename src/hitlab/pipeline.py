@@ -264,11 +264,15 @@ def _run_analyses(state: _State, analyses: Sequence[Analysis], timings: dict[str
         deliver(analysis.name, outcome)
     for worker in workers:
         worker.wait()
+    stopped = any(_stops_the_run(a, outcomes[a.name]) for a in order if a.name in outcomes)
     for analysis in order:
-        if analysis.name in outcomes:
-            _record(state, analysis, outcomes[analysis.name])
-            # computing + writing (analyses run at once, so these may add up to more than the wall time)
-            timings[analysis.name] = round(outcomes[analysis.name].seconds, 3)
+        if analysis.name not in outcomes:
+            if stopped:
+                continue  # never started: the run stops on the error below
+            raise RuntimeError(f"analysis {analysis.name!r} gave no result (a hitlab bug)")
+        _record(state, analysis, outcomes[analysis.name])
+        # computing + writing (analyses run at once, so these may add up to more than the wall time)
+        timings[analysis.name] = round(outcomes[analysis.name].seconds, 3)
     state.computed_in = {a.name: outcomes[a.name].where for a in order if a.name in outcomes}
 
 

@@ -173,6 +173,13 @@ class WorkerProcess:
                 fields_ = {f.name: getattr(context, f.name) for f in fields(context) if f.name != "progress"}
                 try:
                     self.connection.send((analysis, fields_, folder))
+                except (pickle.PicklingError, TypeError, AttributeError) as exc:  # a context it cannot take
+                    outcome = Outcome(error=RuntimeError(
+                        f"cannot send analysis {analysis.name!r} to the second process: {exc}"))
+                    outcome.where = self.name
+                    deliver(analysis.name, outcome)
+                    return
+                try:
                     while True:
                         kind, payload = self.connection.recv()
                         if kind == "progress":
