@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 import time
 from pathlib import Path
@@ -48,6 +49,11 @@ def no_data(ctx):
 
 def dies(ctx):
     os._exit(3)  # killed, out of memory, ...
+
+
+def nap(ctx):
+    time.sleep(4)
+    return Result()
 
 
 def slow(ctx):
@@ -185,3 +191,25 @@ def test_a_context_the_worker_cannot_take_stops_the_run(work, toy, monkeypatch) 
     with pytest.raises(RuntimeError, match="cannot send analysis 'there' to the second process"):
         pipeline.run(_config(work), analyses=analyses)
     assert _children() == set()
+
+
+def test_the_cli_reports_the_runs_wall_time_not_the_sum_of_overlapping_stages(work, toy, monkeypatch) -> None:
+    """Two 4-second analyses side by side take ~4 s, not 8 (the CLI said the sum before)."""
+    from typer.testing import CliRunner
+
+    from hitlab.cli import app
+
+    analyses = (Analysis("here", lambda ctx: toy.nap(ctx), title="Here"),
+                Analysis("there", toy.nap, title="There"))
+    real = pipeline.run
+    monkeypatch.setattr(pipeline, "run",
+                        lambda config, progress=None: real(config, progress, analyses=analyses))
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["run", "--data", str(work / "tracks.csv"), "--out", str(work / "runs"),
+                                      "--name", "new", "--stages", "eda"])
+    wall = time.perf_counter() - started
+    assert result.exit_code == 0, result.output
+    said = float(re.search(r"Done in ([0-9.]+) s", " ".join(result.output.split())).group(1))
+    manifest = json.loads((work / "runs" / "new" / "manifest.json").read_text())
+    assert manifest["computed_in"]["there"].startswith("worker ")
+    assert said <= wall
