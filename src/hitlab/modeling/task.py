@@ -258,24 +258,28 @@ class TaskResult:
     def held_out_predictions(self) -> pd.DataFrame:
         """Predictions of the chosen configuration *fitted on the training part only*
         (``best.pipeline``) for the test tracks: ``track_id`` and the prediction, or one
-        probability column per class. What the test metrics were computed from."""
-        return self._predictions(self.best.pipeline)
+        probability column per class the model knows. The very values the test metrics were
+        computed from (``best.prediction`` / ``best.proba``), not a second scoring."""
+        return self._frame(self.best.pipeline, self.best.prediction, self.best.proba)
 
     def final_predictions(self) -> pd.DataFrame:
         """What :attr:`final` (refitted on every row when ``refit=True``, so these are *not*
-        held-out predictions) predicts for the same test tracks: the check a reloaded model is
-        compared with. :func:`hitlab.outputs.save_task_model` saves both beside the model."""
-        return self._predictions(self.final)
+        held-out predictions) predicts for the same test tracks, scored as ``hitlab predict``
+        scores: the check a reloaded model is compared with. :func:`hitlab.outputs.save_task_model`
+        saves both beside the model."""
+        if self.final is self.best.pipeline:
+            return self.held_out_predictions()
+        prediction, proba = predict_scores(self.final, self.X_test, self.task.kind)
+        return self._frame(self.final, prediction, proba)
 
-    def _predictions(self, pipeline: Any) -> pd.DataFrame:
+    def _frame(self, pipeline: Any, prediction: np.ndarray, proba: np.ndarray | None) -> pd.DataFrame:
         out = pd.DataFrame({"track_id": self.rows["track_id"].iloc[self.split.test].to_numpy()})
         if self.classes is not None:
-            proba = pipeline.predict_proba(self.X_test)
-            names = [self.classes[int(c)] for c in pipeline.classes_]
-            for j, name in enumerate(names):
-                out[f"proba_{name}"] = proba[:, j]
+            assert proba is not None
+            for code in pipeline.classes_:  # class-code columns; a class the model never saw has none
+                out[f"proba_{self.classes[int(code)]}"] = proba[:, int(code)]
         else:
-            out["predicted"] = pipeline.predict(self.X_test)
+            out["predicted"] = prediction
         return out
 
 
