@@ -69,7 +69,7 @@ def toy(tmp_path: Path, monkeypatch) -> object:
     folder.mkdir()
     (folder / "hitlab_toys.py").write_text(textwrap.dedent(MODULE))
     monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.setattr(pipeline, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(hitlab.worker, "MIN_BYTES", 0)
     import hitlab_toys
 
     return hitlab_toys
@@ -167,7 +167,7 @@ def test_a_small_input_or_one_analysis_starts_no_worker(work, toy, monkeypatch) 
     real = hitlab.worker.WorkerProcess
     monkeypatch.setattr(hitlab.worker, "WorkerProcess", lambda: spawned.append(1) or real())
     one = pipeline.run(_config(work, name="one"), analyses=(Analysis("there", toy.pid, title="There"),))
-    monkeypatch.setattr(pipeline, "WORKER_MIN_BYTES", 10**9)
+    monkeypatch.setattr(hitlab.worker, "MIN_BYTES", 10**9)
     two = pipeline.run(_config(work, name="two"),
                        analyses=(Analysis("a", toy.pid, title="A"), Analysis("b", toy.pid, title="B")))
     assert spawned == []

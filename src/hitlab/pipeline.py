@@ -42,7 +42,6 @@ from hitlab.labels import LabelReport, TagJoinReport, attach_artist_tags, label_
 from hitlab.modeling.persist import library_versions, sha256_file
 from hitlab.run_folder import RunFolder, check_inputs, check_run_target, run_name_of
 from hitlab.worker import (
-    MIN_BYTES,
     Outcome,
     WorkerProcess,
     discard_prestarted,
@@ -192,11 +191,7 @@ def _start_workers(config: RunConfig, analyses: Sequence[Analysis]) -> list[Work
     """The worker processes of a run (see :func:`hitlab.worker.planned`), pre-started ones first."""
     selected = [a for a in analyses if _selected(a, config)]
     takers = len([a for a in selected if portable(a)])
-    return started(planned(config, len(selected), takers, WORKER_MIN_BYTES))
-
-
-#: Inputs smaller than this start no worker (:data:`hitlab.worker.MIN_BYTES`; tests lower it).
-WORKER_MIN_BYTES = MIN_BYTES
+    return started(planned(config, len(selected), takers))
 
 
 def _record(state: _State, analysis: Analysis, outcome: Outcome) -> None:

@@ -5,9 +5,9 @@ Threads could not use a second core: drawing figures, pandas and scikit-learn's 
 GIL, so two analyses in two threads took as long as one after the other (38 s for a quick run
 either way). The worker is a fresh interpreter (``python -c "from hitlab.worker import ..."``),
 started with the run so that its imports overlap the run's loading and cleaning. Not ``fork``
-(the CLI's threads and LightGBM's OpenMP make it unsafe) and not ``multiprocessing``'s spawn
-(it re-imports the caller's main script, which breaks a script without a ``__main__`` guard). The run and the
-worker talk over a private socket pair: the run sends ``(analysis, context fields, folder)``;
+(the CLI's threads and LightGBM's OpenMP make it unsafe) and not ``multiprocessing``'s spawn (it
+re-imports the caller's main script, which breaks a script without a ``__main__`` guard). The run
+and the worker talk over a private socket pair: the run sends ``(analysis, context fields, folder)``;
 the worker computes, writes the analysis's own files into the run's temporary folder through
 :mod:`hitlab.outputs`, and sends back its progress messages and an :class:`Outcome`.
 
@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # imported when used: this module loads fast, so the CLI can 
 __all__ = ["MIN_BYTES", "Outcome", "WorkerProcess", "discard_prestarted", "perform", "planned", "portable",
            "prestart", "started"]
 
-#: A worker process is started only for inputs at least this large (the built-in data always):
+#: A worker process is started only for inputs at least this large (the built-in data always; tests
+#: lower it):
 #: its imports cost ~4 s of CPU, more than a second core saves on a small table.
 MIN_BYTES = 1_000_000
 
@@ -83,17 +84,17 @@ def portable(analysis: Analysis) -> bool:
     return True
 
 
-def planned(config: RunConfig, selected: int, takers: int, min_bytes: int | None = None) -> int:
+def planned(config: RunConfig, selected: int, takers: int) -> int:
     """How many worker processes a run of ``config`` should start, with ``selected`` analyses of
     which ``takers`` can be sent to a worker: ``config.workers - 1`` at most, none for a single
-    analysis or an input under ``min_bytes`` (default :data:`MIN_BYTES`)."""
+    analysis or an input under :data:`MIN_BYTES`."""
     if config.workers < 2 or selected < 2 or takers < 1 or os.name == "nt":  # no fd passing on Windows
         return 0
     try:
         size = Path(config.data).stat().st_size if config.data is not None else None
     except OSError:
         size = None
-    if size is not None and size < (MIN_BYTES if min_bytes is None else min_bytes):
+    if size is not None and size < MIN_BYTES:
         return 0
     return min(config.workers - 1, takers)
 
