@@ -12,7 +12,7 @@ manifest's timings aside).
 
 Analyses run in up to ``config.workers`` processes at once (default 2): this one takes them
 from the front of the list, ``workers - 1`` worker processes (:mod:`hitlab.worker`, started with
-the run when there are two or more analyses and the input is not tiny) from the back. Each
+the run when there are two or more analyses and two or more CPUs) from the back. Each
 analysis is computed and written where it was taken, into its own files, and recorded in
 registry order, so the files and the report are the same as with ``workers=1`` (tested); the
 manifest's ``computed_in`` says where each ran.
