@@ -1,4 +1,5 @@
-"""Block-wise LightGBM scoring gives the pipelines' own predictions, on real tracks."""
+"""Fast LightGBM scoring (the compiled tree walk, or LightGBM in blocks of rounds) gives the
+pipelines' own predictions, on real tracks."""
 
 from __future__ import annotations
 
@@ -7,15 +8,22 @@ import pandas as pd
 import pytest
 
 from hitlab.features import feature_frame, resolve_features
-from hitlab.modeling import scoring
+from hitlab.modeling import _treewalk, scoring
 from hitlab.modeling.zoo import build_pipeline, get_model
 
 
-@pytest.fixture
-def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Several tree blocks and row blocks even on a small slice, with a ragged last block."""
+@pytest.fixture(params=["compiled walk", "lightgbm blocks"])
+def small_blocks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both scoring paths, each with several row blocks (a ragged last one) and tree blocks."""
     monkeypatch.setattr(scoring, "TREES_PER_BLOCK", 7)
     monkeypatch.setattr(scoring, "ROWS_PER_BLOCK", 1_234)
+    compiled = request.param == "compiled walk"
+    monkeypatch.setattr(scoring, "COMPILED_MIN_TREE_ROWS", 0 if compiled else 10**18)
+    walked = []
+    real = _treewalk.raw_scores
+    monkeypatch.setattr(_treewalk, "raw_scores", lambda *a: walked.append(len(a[1])) or real(*a))
+    yield
+    assert bool(walked) == compiled  # the path named is the one that scored
 
 
 def _fit(tracks: pd.DataFrame, kind: str, model: str, strategy: str = "none", **params):  # type: ignore[no-untyped-def]
@@ -97,3 +105,71 @@ def test_a_chosen_model_too_slow_to_score_gets_a_note(tracks_slice: pd.DataFrame
     monkeypatch.setattr(task, "SCORING_FLOOR", 1e12)
     (note,) = notes()
     assert "lightgbm" in note and "1M tracks" in note
+
+
+def _booster(pipeline):  # type: ignore[no-untyped-def]
+    return pipeline.steps[-1][1].booster_
+
+
+def test_the_compiled_walk_equals_lightgbm_bit_for_bit(tracks_slice: pd.DataFrame) -> None:
+    for kind in ("regression", "classification"):
+        pipeline, X = _fit(tracks_slice, kind, "lightgbm", n_estimators=40)
+        values = np.ascontiguousarray(np.asarray(pipeline[:-1].transform(X), dtype=np.float64))
+        booster = _booster(pipeline)
+        trees = _treewalk.compile_trees(booster)
+        assert trees is not None
+        ours = _treewalk.raw_scores(trees, values, booster.current_iteration())
+        theirs = booster.predict(values, raw_score=True).reshape(len(values), -1)
+        np.testing.assert_array_equal(ours, theirs)
+        half = _treewalk.raw_scores(trees, values, 20)
+        np.testing.assert_array_equal(half, booster.predict(values, raw_score=True, num_iteration=20)
+                                      .reshape(len(values), -1))
+
+
+def test_rows_with_missing_values_take_each_splits_default_direction(
+    tracks_slice: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LightGBM scores rows with a missing value (the walk has no default directions); the
+    others are walked; together they equal the pipeline's own predictions."""
+    monkeypatch.setattr(scoring, "COMPILED_MIN_TREE_ROWS", 0)
+    holes = tracks_slice.copy()
+    rng = np.random.default_rng(0)
+    for column in ("tempo", "energy", "valence"):
+        holes.loc[rng.random(len(holes)) < 0.15, column] = np.nan
+    for kind in ("regression", "classification"):
+        pipeline, X = _fit(holes, kind, "lightgbm", n_estimators=30)
+        assert X[["tempo", "energy", "valence"]].isna().any(axis=1).mean() > 0.3
+        if kind == "regression":
+            np.testing.assert_allclose(scoring.predict(pipeline, X), pipeline.predict(X), rtol=1e-10,
+                                       atol=1e-9)
+        else:
+            np.testing.assert_allclose(scoring.predict_proba(pipeline, X), pipeline.predict_proba(X),
+                                       rtol=1e-10, atol=1e-12)
+
+
+def test_models_the_walk_cannot_follow_are_left_to_lightgbm() -> None:
+    import lightgbm
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 5, 500), rng.normal(size=500)]).astype(float)
+    y = X[:, 0] * 2 + X[:, 1] + rng.normal(size=500)
+    categorical = lightgbm.train({"verbose": -1, "min_data_per_group": 5, "cat_smooth": 1}, lightgbm.Dataset(
+        X, y, categorical_feature=[0]), num_boost_round=5)
+    assert _treewalk.compile_trees(categorical) is None
+    X[rng.random(500) < 0.3, 1] = 0.0
+    zeros = lightgbm.train({"verbose": -1, "zero_as_missing": True}, lightgbm.Dataset(X, y),
+                           num_boost_round=5)
+    assert _treewalk.compile_trees(zeros) is None
+    plain = lightgbm.train({"verbose": -1}, lightgbm.Dataset(X, y), num_boost_round=5)
+    assert _treewalk.compile_trees(plain) is not None
+
+
+def test_a_walk_that_disagrees_with_lightgbm_is_not_used(
+    tracks_slice: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scoring, "COMPILED_MIN_TREE_ROWS", 0)
+    real = _treewalk.raw_scores
+    monkeypatch.setattr(_treewalk, "raw_scores", lambda *a: real(*a) + 1.0)  # a wrong walk
+    pipeline, X = _fit(tracks_slice, "regression", "lightgbm", n_estimators=20)
+    np.testing.assert_allclose(scoring.predict(pipeline, X), pipeline.predict(X), rtol=1e-10, atol=1e-9)
+    assert scoring._TREES[_booster(pipeline)] is None
