@@ -173,3 +173,24 @@ def test_a_walk_that_disagrees_with_lightgbm_is_not_used(
     pipeline, X = _fit(tracks_slice, "regression", "lightgbm", n_estimators=20)
     np.testing.assert_allclose(scoring.predict(pipeline, X), pipeline.predict(X), rtol=1e-10, atol=1e-9)
     assert scoring._TREES[_booster(pipeline)] is None
+
+
+def test_a_missing_value_in_a_column_no_split_reads_keeps_the_row_on_the_walk(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A public table without a feature column gives every row a missing value; where the
+    model never reads that column, the rows are still walked (and score as LightGBM's)."""
+    import lightgbm
+
+    monkeypatch.setattr(scoring, "COMPILED_MIN_TREE_ROWS", 0)
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.normal(size=400), np.ones(400)])  # the constant column is never split on
+    booster = lightgbm.train({"verbose": -1}, lightgbm.Dataset(X, X[:, 0] * 3 + rng.normal(size=400)),
+                             num_boost_round=8)
+    X[:, 1] = np.nan
+    walked = []
+    real = _treewalk.raw_scores
+    monkeypatch.setattr(_treewalk, "raw_scores", lambda *a: walked.append(len(a[1])) or real(*a))
+    scores = scoring._raw_scores(booster, X)
+    assert walked[-1] == 400
+    np.testing.assert_array_equal(scores, booster.predict(X, raw_score=True))

@@ -11,12 +11,14 @@ its value is ``<=`` the split's threshold (LightGBM's rule for numerical splits)
 class's leaf values are added tree by tree in LightGBM's order, so the raw scores equal
 LightGBM's bit for bit (tested). What this walk does not do, it leaves to LightGBM:
 :func:`compile_trees` returns None for a model with categorical splits, linear trees or
-zero-as-missing handling, and :func:`raw_scores` is given only rows without a missing value
-(the caller scores those with LightGBM, which applies each split's default direction).
+zero-as-missing handling, and :func:`raw_scores` is given only rows without a missing value in
+a column the trees read (the caller scores those with LightGBM, which applies each split's
+default direction).
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +41,11 @@ class CompiledTrees:
     leaf: np.ndarray
     root: np.ndarray
     per_round: int
+
+    @functools.cached_property
+    def used(self) -> np.ndarray:
+        """The columns some split reads (a missing value elsewhere does not matter)."""
+        return np.unique(self.feature)
 
 
 def compile_trees(booster: Any) -> CompiledTrees | None:
@@ -93,24 +100,18 @@ def raw_scores(trees: CompiledTrees, X: np.ndarray, rounds: int) -> np.ndarray:
     return out
 
 
-_COMPILED: list[Any] = []
-
-
+@functools.cache
 def _walk() -> Any:
     """The compiled walk, built on first use (Numba's import and compilation take ~1 s once;
     the machine code is cached beside this file where that folder is writable)."""
-    if _COMPILED:
-        return _COMPILED[0]
     import numba
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a read-only install only cannot cache
         try:
-            compiled = numba.njit(cache=True, nogil=True)(_walk_trees)
+            return numba.njit(cache=True, nogil=True)(_walk_trees)
         except RuntimeError:  # no folder to cache in
-            compiled = numba.njit(nogil=True)(_walk_trees)
-    _COMPILED.append(compiled)
-    return compiled
+            return numba.njit(nogil=True)(_walk_trees)
 
 
 def _walk_trees(X, feature, threshold, left, right, leaf, root, per_round, out):  # type: ignore[no-untyped-def]

@@ -76,7 +76,7 @@ def _raw_scores(booster: Any, X: np.ndarray, share: float = 1.0) -> np.ndarray:
     trees = _compiled(booster, X, rounds) if worth else None
     if trees is None:
         return _lightgbm_raw_scores(booster, X, rounds)
-    missing = np.isnan(X).any(axis=1)
+    missing = np.isnan(X[:, trees.used]).any(axis=1)
     if not missing.any():
         return _shaped(_treewalk.raw_scores(trees, X, rounds), per_round)
     out = np.empty((len(X), per_round))
@@ -100,7 +100,7 @@ def _compiled(booster: Any, X: np.ndarray, rounds: int) -> _treewalk.CompiledTre
         return _TREES[booster]
     trees = _treewalk.compile_trees(booster)
     if trees is not None:
-        probe = X[~np.isnan(X).any(axis=1)][:64]
+        probe = X[~np.isnan(X[:, trees.used]).any(axis=1)][:64]
         if len(probe):
             theirs = _lightgbm_raw_scores(booster, probe, rounds).reshape(len(probe), -1)
             if not np.allclose(_treewalk.raw_scores(trees, probe, rounds), theirs, rtol=1e-12, atol=1e-12):
