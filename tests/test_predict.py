@@ -138,9 +138,14 @@ def test_a_folder_without_models_is_refused(tmp_path):
         hitlab.load(tmp_path)
 
 
-def test_cold_predictions_equal_the_pipelines_own_scoring(run_folder, held_out):
-    """The fast path (blocked LightGBM scoring, only the model's columns copied) changes no prediction:
-    the same three passes through the saved scikit-learn pipelines themselves give the same numbers."""
+@pytest.mark.parametrize("walk", ["compiled walk", "lightgbm blocks"])
+def test_cold_predictions_equal_the_pipelines_own_scoring(run_folder, held_out, walk, monkeypatch):
+    """The fast paths (the compiled tree walk or blocked LightGBM scoring, only the model's columns
+    copied) change no prediction: the same three passes through the saved scikit-learn pipelines
+    themselves give the same numbers."""
+    from hitlab.modeling import scoring
+
+    monkeypatch.setattr(scoring, "COMPILED_MIN_TREE_ROWS", 0 if walk == "compiled walk" else 10**18)
     from hitlab.features import feature_frame
     from hitlab.predict import PROVISIONAL_SHARE
 
