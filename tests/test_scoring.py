@@ -161,7 +161,10 @@ def test_models_the_walk_cannot_follow_are_left_to_lightgbm() -> None:
                            num_boost_round=5)
     assert _treewalk.compile_trees(zeros) is None
     plain = lightgbm.train({"verbose": -1}, lightgbm.Dataset(X, y), num_boost_round=5)
-    assert _treewalk.compile_trees(plain) is not None
+    trees = _treewalk.compile_trees(plain)
+    assert trees is not None
+    with pytest.raises(ValueError, match="reads column 1 of rows that have 1 columns"):
+        _treewalk.raw_scores(trees, X[:, :1], 5)  # never a read past the row
 
 
 def test_a_walk_that_disagrees_with_lightgbm_is_not_used(

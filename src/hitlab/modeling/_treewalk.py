@@ -93,6 +93,8 @@ def _fields(block: str) -> dict[str, str]:
 def raw_scores(trees: CompiledTrees, X: np.ndarray, rounds: int) -> np.ndarray:
     """Raw scores of the first ``rounds`` boosting rounds for the rows of ``X`` (float64, no
     missing value): shape ``(rows, per_round)``, LightGBM's ``raw_score=True`` output."""
+    if trees.used.size and X.shape[1] <= trees.used[-1]:  # compiled code reads without bounds checks
+        raise ValueError(f"the model reads column {trees.used[-1]} of rows that have {X.shape[1]} columns")
     out = np.zeros((X.shape[0], trees.per_round))
     used = min(trees.root.size, rounds * trees.per_round)
     _walk()(np.ascontiguousarray(X, dtype=np.float64), trees.feature, trees.threshold, trees.left,
