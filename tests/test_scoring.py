@@ -197,3 +197,20 @@ def test_a_missing_value_in_a_column_no_split_reads_keeps_the_row_on_the_walk(
     scores = scoring._raw_scores(booster, X)
     assert walked[-1] == 400
     np.testing.assert_array_equal(scores, booster.predict(X, raw_score=True))
+
+
+def test_without_numba_lightgbm_scores_everything(tracks_slice: pd.DataFrame,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numba is what makes the walk; an install without it scores with LightGBM, the same values."""
+    import sys
+
+    monkeypatch.setattr(scoring, "COMPILED_MIN_TREE_ROWS", 0)
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
+    _treewalk._walk.cache_clear()
+    try:
+        assert not _treewalk.available()
+        pipeline, X = _fit(tracks_slice, "regression", "lightgbm", n_estimators=20)
+        np.testing.assert_allclose(scoring.predict(pipeline, X), pipeline.predict(X), rtol=1e-10, atol=1e-9)
+        assert _booster(pipeline) not in scoring._TREES  # the walk was not even prepared
+    finally:
+        _treewalk._walk.cache_clear()

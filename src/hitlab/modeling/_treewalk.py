@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CompiledTrees", "compile_trees", "raw_scores"]
+__all__ = ["CompiledTrees", "available", "compile_trees", "raw_scores"]
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,20 @@ def raw_scores(trees: CompiledTrees, X: np.ndarray, rounds: int) -> np.ndarray:
     return out
 
 
+def available() -> bool:
+    """Whether the walk can be compiled here (Numba importable); if not, LightGBM scores all."""
+    return _walk() is not None
+
+
 @functools.cache
 def _walk() -> Any:
     """The compiled walk, built on first use (Numba's import and compilation take ~1 s once;
-    the machine code is cached beside this file where that folder is writable)."""
-    import numba
-
+    the machine code is cached beside this file where that folder is writable); None without
+    Numba."""
+    try:
+        import numba
+    except ImportError:
+        return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a read-only install only cannot cache
         try:

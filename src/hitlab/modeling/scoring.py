@@ -72,7 +72,7 @@ def _raw_scores(booster: Any, X: np.ndarray, share: float = 1.0) -> np.ndarray:
     per_round = booster.num_model_per_iteration()
     rounds = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
     rounds = max(1, math.ceil(rounds * share)) if rounds else 0
-    worth = rounds and len(X) * rounds * per_round >= COMPILED_MIN_TREE_ROWS
+    worth = rounds and len(X) * rounds * per_round >= COMPILED_MIN_TREE_ROWS and _treewalk.available()
     trees = _compiled(booster, X, rounds) if worth else None
     if trees is None:
         return _lightgbm_raw_scores(booster, X, rounds)
