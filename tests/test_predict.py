@@ -228,3 +228,35 @@ def test_json_lines_output_is_strict_json_with_null_for_missing(tmp_path):
     assert rows[1] == {"track_id": "b", "track_name": None, "predicted_popularity": None}
     assert rows[0]["track_name"] == "Café" and "Café" in path.read_text("utf-8")
     assert rows[0]["predicted_popularity"] == pytest.approx(41.123456789012345, rel=1e-14)
+
+
+def test_predict_on_a_terminal_says_what_it_is_doing_and_in_a_pipe_nothing_more(run_folder, held_out,
+                                                                                 tmp_path):
+    """Scoring a large file takes minutes: on a terminal a spinner names the step (reading,
+    scoring N tracks); written to a pipe or file, stderr holds only the notes and the summary."""
+    import os
+    import subprocess
+    import sys
+
+    source = tmp_path / "new.csv"
+    held_out.head(200).drop(columns=["popularity", "genre"], errors="ignore").to_csv(source, index=False)
+    command = [sys.executable, "-m", "hitlab", "predict", str(source), "--run", str(run_folder),
+               "-o", str(tmp_path / "out.parquet")]
+    leader, follower = os.openpty()
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the child
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert child.wait(timeout=60) == 0
+    shown = seen.decode(errors="replace")
+    assert "scoring 200 tracks" in shown and "reading" in shown  # (a long path may be cut to the width)
+    piped = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "scoring" not in piped.stderr and "200 predictions written" in piped.stderr

@@ -277,14 +277,14 @@ def predict(
         _check_output_file(output)
         predictor = load(run_folder)
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(data)
+            path, source = Path(data), None
             if data == "-":
-                path = Path(tmp) / f"stdin.{input_format}"
+                path, source = Path(tmp) / f"stdin.{input_format}", "<stdin>"
                 path.write_bytes(sys.stdin.buffer.read())
-            tracks = predictor.read(
-                path, mapping=mapping, encoding=encoding, source="<stdin>" if data == "-" else None
-            )
-            result = predictor.predict(tracks, top_k=top_k)
+            with err_console.status(f"reading {data}"):  # a spinner on a terminal, nothing in a pipe
+                tracks = predictor.read(path, mapping=mapping, encoding=encoding, source=source)
+            with err_console.status(f"scoring {len(tracks):,} tracks"):
+                result = predictor.predict(tracks, top_k=top_k)
             for note in result.attrs.get("notes", []):
                 err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
             if output == "-":
