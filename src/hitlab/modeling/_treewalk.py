@@ -55,7 +55,9 @@ def compile_trees(booster: Any) -> CompiledTrees | None:
     text = booster.model_to_string()
     header, _, body = text.partition("\nTree=")
     per_round = int(_fields(header).get("num_tree_per_iteration", "1"))
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("feature", "threshold", "left", "right", "leaf")}
+    parts: dict[str, list[np.ndarray]] = {k: [np.empty(0, dtype=np.float64 if k in ("threshold", "leaf")
+                                                        else np.int64)]
+                                          for k in ("feature", "threshold", "left", "right", "leaf")}
     root: list[int] = []
     nodes = leaves = 0
     for block in body.split("\nTree=") if body else []:
@@ -80,8 +82,7 @@ def compile_trees(booster: Any) -> CompiledTrees | None:
             nodes += left.size
         parts["leaf"].append(leaf)
         leaves += leaf.size
-    joined = {k: np.concatenate(v) if v else np.empty(0, dtype=np.float64 if k in ("threshold", "leaf")
-                                                            else np.int64) for k, v in parts.items()}
+    joined = {k: np.concatenate(v) for k, v in parts.items()}
     return CompiledTrees(joined["feature"], joined["threshold"], joined["left"], joined["right"],
                          joined["leaf"], np.asarray(root, dtype=np.int64), per_round)
 
@@ -96,9 +97,9 @@ def raw_scores(trees: CompiledTrees, X: np.ndarray, rounds: int) -> np.ndarray:
     if trees.used.size and X.shape[1] <= trees.used[-1]:  # compiled code reads without bounds checks
         raise ValueError(f"the model reads column {trees.used[-1]} of rows that have {X.shape[1]} columns")
     out = np.zeros((X.shape[0], trees.per_round))
-    used = min(trees.root.size, rounds * trees.per_round)
+    count = min(trees.root.size, rounds * trees.per_round)  # the first rounds' trees
     _walk()(np.ascontiguousarray(X, dtype=np.float64), trees.feature, trees.threshold, trees.left,
-            trees.right, trees.leaf, trees.root[:used], trees.per_round, out)
+            trees.right, trees.leaf, trees.root[:count], trees.per_round, out)
     return out
 
 
