@@ -201,12 +201,20 @@ def test_hitlab_run_writes_the_genre_stage_and_its_report_section(tmp_path: Path
     for name in ("strategy_summary", "confident_wrong", "top_k", "top2_misses", "calibration", "leaderboard"):
         assert (folder / "genre" / f"{name}.csv").exists(), name
     assert (folder / "models" / "genre.skops").exists()
-    # a quick run compares the default strategies (all four with --full)
-    assert {p.name for p in (folder / "figures").glob("genre_confusion_*.png")} >= {
-        "genre_confusion_lightgbm.png", "genre_confusion_lightgbm_class_weight.png"}
+    # a quick run fits one strategy (two by default, all four with --full) and says so
+    confusions = {p.name for p in (folder / "figures").glob("genre_confusion_*.png")}
+    assert confusions == {"genre_confusion_lightgbm.png"}
     sections = {s["key"]: s for s in report_data(folder)["sections"]}
     assert sections["genre"]["title"] == "Genre"
-    assert "Imbalance strategies compared" in (folder / "report.html").read_text("utf-8")
+    html = (folder / "report.html").read_text("utf-8")
+    assert "Imbalance strategies compared" in html
+    assert "One imbalance strategy was fitted on lightgbm (none" in html
+    assert "a run without --quick compares it with class weights" in html
+    # and saves the training-part fit, which the manifest and the report say
+    manifest = json.loads((folder / "models" / "genre.json").read_text())
+    assert manifest["trained_on"] == "training part"
+    assert manifest["training_rows"] == done.results["genre"]["split"]["train_rows"]
+    assert f"fitted on the training part ({manifest['training_rows']:,} tracks)" in html
 
 
 def test_calibration_table_is_sklearns_calibration_curve() -> None:

@@ -136,7 +136,14 @@ def test_the_popularity_stage_writes_its_folder_and_a_loadable_model(
         loaded.predict(tracks.head(20)),
         loaded.estimator.predict(popularity.feature_frame(tracks.head(20), loaded.features)),
     )
-    assert loaded.manifest["trained_on"] == "all rows"
+    # a quick run saves the training-part fit (no refit on every track), and the report says so
+    assert loaded.manifest["trained_on"] == "training part"
+    assert loaded.manifest["training_rows"] == summary["split"]["train_rows"]
+    assert any(line.startswith("Note: a quick run: the saved model is the chosen one as fitted on the "
+                               f"training part ({summary['split']['train_rows']:,} tracks)")
+               for line in section["reading"])
+    # the task's data notes reach the report too (they were only in summary.json)
+    assert "Note: feature(s) time_signature dropped: no value in this data." in section["reading"]
 
 
 @pytest.mark.parametrize(

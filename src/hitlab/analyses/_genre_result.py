@@ -170,6 +170,7 @@ class GenreResult:
             "calibration_bins": CALIBRATION_BINS,
             "easiest": None,
             "hardest": None,
+            "notes": [*fit.notes, *self.notes],
         }
         per_genre = self.strategies[(self.strategies["kind"] == "genre")
                                     & (self.strategies["strategy"] == best.strategy)]
@@ -189,6 +190,7 @@ class GenreResult:
         counts = pd.Series(self.fit.y).value_counts()
         return {
             "model": self.strategy_model,
+            "only": best_s if len(overall) == 1 else None,
             "best": best_s,
             "worst": worst_s,
             "best_value": float(overall.loc[best_s, "value"]),

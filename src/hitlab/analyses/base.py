@@ -35,10 +35,13 @@ from hitlab.labels import LabelReport
 from hitlab.modeling import TaskResult
 from hitlab.songs import group_labels
 
-__all__ = ["MIN_TASK_TRACKS", "Analysis", "AnalysisResult", "Context", "SavedModelSpec"]
+__all__ = ["MIN_TASK_TRACKS", "QUICK_MODEL_NOTE", "Analysis", "AnalysisResult", "Context", "SavedModelSpec"]
 
 #: A modelling analysis with fewer tracks is skipped with a message (too few to split and tune).
 MIN_TASK_TRACKS = 30
+#: What a quick run's saved model is (its ``notes``): not refitted on every track, to save a fit.
+QUICK_MODEL_NOTE = ("a quick run: the saved model is the chosen one as fitted on the training part "
+                    "({tracks:,} tracks), not refitted on every track (a run without --quick does)")
 
 
 def _silent(message: str) -> None:

@@ -42,7 +42,7 @@ from hitlab.analyses._popularity_tables import (
     ols_summary,
     vif_table,
 )
-from hitlab.analyses.base import MIN_TASK_TRACKS, Context
+from hitlab.analyses.base import MIN_TASK_TRACKS, QUICK_MODEL_NOTE, Context
 from hitlab.errors import DataError
 from hitlab.features import NUMERIC_COLUMNS, feature_frame, resolve_features
 from hitlab.modeling import Task, TaskResult, fit_task
@@ -200,6 +200,7 @@ class PopularityResult:
             "energy_vif": float(energy) if energy is not None and np.isfinite(energy) else None,
             "energy_partner": vif.loc["energy", "most_correlated_with"] if "energy" in vif.index else None,
             "energy_is_feature": "energy" in fit.features.numeric,
+            "notes": [*fit.notes, *self.notes],
         }
 
     def summary(self) -> dict[str, Any]:
@@ -251,7 +252,8 @@ def fit(
         ids), ``"track"`` or ``"artist"`` grouping of the split (:func:`hitlab.songs.group_labels`).
     quick
         A first look: fewer models, :data:`QUICK_TRIALS` LightGBM trials, fewer rows for the
-        drivers, at most 200 bootstrap resamples (as the genre analysis's quick runs).
+        drivers, at most 200 bootstrap resamples (as the genre analysis's quick runs), and the
+        chosen model saved as fitted on the training part (not refitted on every track).
     full
         Compare every installed model of the regression zoo (``hitlab run --full``).
     n_boot
@@ -282,10 +284,13 @@ def fit(
         result = fit_task(tracks, task, models=models, budget=SAFETY_FACTOR * budget, budgets=budgets,
                           seed=seed, groups=groups, group_by=group_by, n_boot=n_boot, n_jobs=n_jobs,
                           progress=say, max_trials=max_trials, trials=trials,
-                          params={DEFAULT_MODEL: QUICK_LIGHTGBM_PARAMS} if quick else None)
+                          params={DEFAULT_MODEL: QUICK_LIGHTGBM_PARAMS} if quick else None,
+                          refit=not quick)
     note = grouping_note(result.rows, group_by)
     if note:
         result.notes.append(note)
+    if quick:
+        result.notes.append(QUICK_MODEL_NOTE.format(tracks=result.split.train.size))
     say("OLS summary and variance inflation factors")
     notes: list[str] = []
     try:
