@@ -217,3 +217,24 @@ def test_every_top_level_name_is_the_function_whatever_was_imported_first() -> N
                            capture_output=True, text=True)
     assert fresh.stdout.strip() == "[]", fresh.stdout  # `import hitlab` stays light (the CLI's start)
     assert set(hitlab.__all__) <= set(dir(hitlab))
+
+
+def test_imbalanced_learn_is_imported_only_for_a_sampling_strategy() -> None:
+    """Importing imbalanced-learn costs each process ~0.4 s (it imports scikit-learn's test
+    helpers and pytest); the analyses, their pipelines without a sampler and a fitted default
+    genre pipeline do not need it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import hitlab.analyses.registry\n"
+            "from hitlab.features import resolve_features\n"
+            "from hitlab.modeling.zoo import build_pipeline, get_model\n"
+            "spec, features = get_model('classification', 'lightgbm'), resolve_features('genre')\n"
+            "for strategy in ('none', 'class_weight'):\n"
+            "    build_pipeline(spec, features, strategy=strategy)\n"
+            "assert not [m for m in sys.modules if m.startswith('imblearn')]\n"
+            "pipe = build_pipeline(spec, features, strategy='undersample')\n"
+            "assert type(pipe).__module__.startswith('imblearn'), type(pipe)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -4,8 +4,8 @@ search spaces, for regression and classification, plus imbalance strategies.
 A :class:`ModelSpec` says how to build the final estimator (``make(seed, n_jobs)``), which
 parameters it starts from, how Optuna samples its search space (``space(trial)``),
 whether its numeric inputs must be standardised, and which optional package it needs.
-:func:`build_pipeline` wraps it as ``prep -> [sampler] -> model`` in an imbalanced-learn
-Pipeline, so a sampler only ever runs at fit time, on the rows being fitted.
+:func:`build_pipeline` wraps it as ``prep -> [sampler] -> model`` in a Pipeline (imbalanced-learn's
+when there is a sampler, so it only ever runs at fit time, on the rows being fitted).
 
 A :class:`ModelZoo` is an immutable value holding the models (per kind, by name) and the
 strategies; :data:`DEFAULT_ZOO` holds hitlab's own. Add a model by building a new zoo and
@@ -29,11 +29,10 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-from imblearn.pipeline import Pipeline
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline as SkPipeline
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import has_fit_parameter
@@ -289,7 +288,7 @@ def make_preprocessor(features: FeatureSet, *, scale: bool) -> ColumnTransformer
         numeric_steps.append(("scale", StandardScaler()))
     parts: list[tuple[str, Any, list[str]]] = []
     if features.numeric:
-        parts.append(("num", SkPipeline(numeric_steps), list(features.numeric)))
+        parts.append(("num", Pipeline(numeric_steps), list(features.numeric)))
     if features.categorical:
         parts.append(
             ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), list(features.categorical))
@@ -307,7 +306,9 @@ def build_pipeline(
     n_jobs: int = -1,
     zoo: ModelZoo | None = None,
 ) -> Pipeline:
-    """``prep -> [sample] -> model``: an unfitted imbalanced-learn Pipeline.
+    """``prep -> [sample] -> model``: an unfitted Pipeline (imbalanced-learn's when a sampler is in
+    it, so the sampler only runs at fit time; scikit-learn's otherwise: importing imbalanced-learn
+    costs each process half a second, it imports scikit-learn's test helpers and pytest).
 
     Parameters
     ----------
@@ -350,7 +351,11 @@ def build_pipeline(
     if plan.sampler is not None and not plan.before_encoding:
         steps.append(("sample", plan.sampler(seed, features)))
     steps.append(("model", estimator))
-    return Pipeline(steps)
+    if plan.sampler is None:
+        return Pipeline(steps)
+    from imblearn.pipeline import Pipeline as SamplingPipeline
+
+    return SamplingPipeline(steps)
 
 
 def _fill_numeric(features: FeatureSet) -> ColumnTransformer:
