@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hitlab.songs import find_songs, group_labels, song_keys, title_key
 
@@ -90,3 +92,79 @@ def test_rows_without_a_song_key_are_their_own_group_and_noted(clean_tracks: pd.
     assert grouping_note(rows, "song") == (
         "3 of 40 tracks lack an artist and title (or an ISRC): each is its own song group in the split")
     assert grouping_note(clean_tracks.head(40), "song") is None
+
+
+# --------------------------------------------------------------------------- against plain references
+
+_NAMES = ["Hey Jude", "hey jude", "Hey Jude - Remastered 2015", "Hey Jude (Live)", "Señorita (feat. X)",
+          "Señorita", "A-ha", "[Intro]", "（Radio Edit）", "Song - Single Version", "", None]
+_ARTISTS = ["The Beatles", "the beatles", "Shawn", "ABBA", "abba", "", None]
+
+
+def _title_key_reference(title: object) -> str:
+    """title_key as it was before its fast path: every title through both regular expressions."""
+    import unicodedata
+
+    from hitlab import songs
+
+    if title is None or title is pd.NA or (isinstance(title, float) and title != title):
+        return ""
+    text = songs._FEAT.sub("", unicodedata.normalize("NFKC", str(title)).strip()).strip()
+    while (found := songs._TRAILING.search(text)) is not None:
+        marker = next(g for g in found.groups() if g is not None)
+        if not songs._is_release_marker(marker) or found.start() == 0:
+            break
+        text = text[: found.start()].rstrip()
+    return " ".join(songs._WORD.findall(text.lower()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=30), st.sampled_from([n for n in _NAMES if n is not None])))
+def test_title_key_takes_its_fast_path_only_where_it_changes_nothing(title: str) -> None:
+    assert title_key(title) == _title_key_reference(title)
+
+
+def _song_keys_reference(tracks: pd.DataFrame) -> list[str]:
+    """The module rule row by row: rows joined by an artist + title key, an ISRC or a track id
+    are one song; its id is the smallest named key, else the smallest track-id key."""
+    from hitlab.labels import normalize_artist
+
+    def text(value: object) -> str:
+        return "" if value is None or pd.isna(value) else str(value).strip()
+
+    n = len(tracks)
+    names = []
+    for artist, title in zip(tracks["artist_name"], tracks["track_name"], strict=True):
+        a = normalize_artist(None if artist is None or pd.isna(artist) else artist)
+        t = title_key(None if title is None or pd.isna(title) else title)
+        names.append(f"{a} / {t}" if a and t else "")
+    isrc = [text(v).upper() for v in tracks["isrc"]]
+    ids = [text(v) for v in tracks["track_id"]]
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for keys in (names, isrc, ids):
+        for i in range(n):
+            for j in range(i):
+                if keys[i] and keys[i] == keys[j]:
+                    parent[root(i)] = root(j)
+    labels = [f"s:{names[i]}" if names[i] else f"t:{ids[i]}" for i in range(n)]
+    best: dict[int, str] = {}
+    for i in range(n):
+        r, label = root(i), labels[i]
+        if r not in best or (label.startswith("t:"), label) < (best[r].startswith("t:"), best[r]):
+            best[r] = label
+    return [best[root(i)] for i in range(n)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d", ""]), st.sampled_from(_NAMES),
+                          st.sampled_from(_ARTISTS), st.sampled_from(["GB1", "gb1", "US2", "", None])),
+                min_size=1, max_size=12))
+def test_song_keys_match_the_rule_applied_row_by_row(rows: list[tuple]) -> None:
+    tracks = pd.DataFrame(rows, columns=["track_id", "track_name", "artist_name", "isrc"])
+    assert list(song_keys(tracks)) == _song_keys_reference(tracks)
