@@ -209,7 +209,7 @@ def test_hitlab_run_writes_the_genre_stage_and_its_report_section(tmp_path: Path
     html = (folder / "report.html").read_text("utf-8")
     assert "Imbalance strategies compared" in html
     assert "One imbalance strategy was fitted on lightgbm (none" in html
-    assert "a run without --quick compares it with class weights" in html
+    assert "the default run compares no rebalancing with class weights" in html
     # and saves the training-part fit, which the manifest and the report say
     manifest = json.loads((folder / "models" / "genre.json").read_text())
     assert manifest["trained_on"] == "training part"
