@@ -59,7 +59,7 @@ def training_part(task: str, features: str | None = None, n_splits: int = 3) -> 
     else:
         y = tracks["popularity"].astype("float64").to_numpy()[train]
     folds = inner_folds(split.groups[train], y if classes else None, n_splits=n_splits, seed=SEED)
-    return {"X": X, "y": y, "folds": folds, "features": fs, "classes": classes}
+    return {"X": X, "y": y, "folds": folds, "features": fs, "classes": classes, "groups": split.groups[train]}
 
 
 def lightgbm_spec(task: str, extra: dict[str, Any] | None = None) -> Any:

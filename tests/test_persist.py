@@ -61,6 +61,27 @@ def test_a_saved_classifier_predicts_labels(tracks_slice: pd.DataFrame, tmp_path
     assert list(proba.columns) == result.classes
 
 
+@pytest.mark.parametrize("kind", ["regression", "classification"])
+def test_a_saved_blend_reloads_and_predicts_identically(tracks_slice: pd.DataFrame, tmp_path: Path,
+                                                         kind: str) -> None:
+    """The LightGBM + CatBoost average (a CatBoost model inside skops) saves, is trusted and reloads."""
+    pytest.importorskip("catboost")
+    name, target, metric = ("popularity", "popularity", "mae") if kind == "regression" else \
+        ("genre", "genre", "accuracy")
+    task = Task(name, kind, target, resolve_features(name), metric)
+    result = fit_task(tracks_slice, task, models=["blend"], max_trials=1, n_boot=20, seed=0, n_jobs=1,
+                      params={"blend": {"lightgbm__n_estimators": 20, "catboost__iterations": 20}})
+    loaded = load_model(save_task_model(result, tmp_path / f"{name}.skops"))
+    rows = result.rows.head(200)
+    if kind == "regression":
+        np.testing.assert_allclose(loaded.predict(rows), result.final.predict(result.X.head(200)), rtol=1e-10)
+    else:
+        np.testing.assert_allclose(loaded.predict_proba(rows).to_numpy(),
+                                   result.final.predict_proba(result.X.head(200)), rtol=1e-10)
+    assert "catboost" in loaded.manifest["versions"]
+    assert not (Path.cwd() / "catboost_info").exists()  # CatBoost wrote nothing beside the run
+
+
 def _flip_one_byte(path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -240,7 +261,7 @@ def test_library_versions_keep_the_manifest_keys_in_order() -> None:
                          "imbalanced-learn", "statsmodels", "matplotlib", "skops"]
     model = library_versions(MODEL_LIBRARIES)
     assert list(model) == ["hitlab", "python", "scikit-learn", "lightgbm", "imbalanced-learn", "xgboost",
-                           "numpy", "skops"]
+                           "catboost", "numpy", "skops"]
     import hitlab
 
     assert model["hitlab"] == hitlab.__version__ and model["numpy"] == np.__version__

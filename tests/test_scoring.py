@@ -215,3 +215,31 @@ def test_without_numba_lightgbm_scores_everything(tracks_slice: pd.DataFrame,
         assert _booster(pipeline) not in scoring._TREES  # the walk was not even prepared
     finally:
         _treewalk._walk.cache_clear()
+
+
+@pytest.mark.parametrize("kind", ["regression", "classification"])
+def test_a_blend_scores_equal_the_pipeline_predictions(tracks_slice: pd.DataFrame, small_blocks: None,
+                                                        kind: str) -> None:
+    """The LightGBM + CatBoost average: its LightGBM member on the fast path, CatBoost by itself,
+    averaged with the ensemble's weights (uneven here, so a wrong weighting would show)."""
+    pytest.importorskip("catboost")
+    pipeline, X = _fit(tracks_slice, kind, "blend", weights=[0.7, 0.3], lightgbm__n_estimators=30,
+                       catboost__iterations=30)
+    if kind == "regression":
+        fast, expected = scoring.predict(pipeline, X), pipeline.predict(X)
+    else:
+        fast, expected = scoring.predict_proba(pipeline, X), pipeline.predict_proba(X)
+    assert scoring._blocks(pipeline, X, proba=kind == "classification") is not None
+    np.testing.assert_allclose(fast, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_a_blend_provisional_guess_uses_its_lightgbm_member_only(tracks_slice: pd.DataFrame) -> None:
+    pytest.importorskip("catboost")
+    pipeline, X = _fit(tracks_slice, "classification", "blend", lightgbm__n_estimators=40,
+                       catboost__iterations=20)
+    lightgbm_only = build_pipeline(get_model("classification", "lightgbm"), resolve_features("genre"),
+                                   seed=0, n_jobs=1)
+    lightgbm_only.steps[-1] = ("model", pipeline.named_steps["model"].estimators_[0])
+    lightgbm_only.steps[0] = ("prep", pipeline.named_steps["prep"])
+    np.testing.assert_allclose(scoring.predict_proba(pipeline, X, share=0.25),
+                               scoring.predict_proba(lightgbm_only, X, share=0.25), rtol=1e-12)

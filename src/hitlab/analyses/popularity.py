@@ -85,7 +85,7 @@ QUICK_MODELS: tuple[str, ...] = ("linear", "lightgbm")
 #: 18.46, AdaBoost 18.68, k-NN 18.72, lasso/ridge/linear 19.06) and took two thirds of the stage; it
 #: runs with ``full=True`` (``hitlab run --full``). Linear regression stays as the interpretable
 #: reference.
-DEFAULT_MODELS: tuple[str, ...] = ("linear", "lightgbm")
+DEFAULT_MODELS: tuple[str, ...] = ("linear", "lightgbm", "blend")
 #: Share of the tuning budget given to each model other than the task's default model.
 OTHER_BUDGET_SHARE = 0.15
 #: Tuning trials of the default model (LightGBM). One: its defaults were chosen by a 40-trial
@@ -282,6 +282,7 @@ def fit(
         models = [m for m in chosen if m in available_models("regression")]
     budgets = {name: SAFETY_FACTOR * budget * OTHER_BUDGET_SHARE for name in available_models("regression")}
     budgets[task.default_model] = SAFETY_FACTOR * budget
+    budgets["blend"] = SAFETY_FACTOR * budget * 2  # it fits LightGBM and CatBoost
     trials = {name: OTHER_TRIALS.get(name, 1) for name in available_models("regression")}
     trials[task.default_model] = QUICK_TRIALS if quick else DEFAULT_TRIALS
     if quick:

@@ -81,12 +81,14 @@ TRUSTED_PREFIXES: tuple[str, ...] = (
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.",
     "xgboost.core.Booster",
+    "catboost.core.CatBoostRegressor",
+    "catboost.core.CatBoostClassifier",
     "xgboost.sklearn.",
     "numpy.dtype",
     "collections.OrderedDict",
 )
 #: Libraries whose version must match between saving and loading.
-PINNED = ("scikit-learn", "lightgbm", "imbalanced-learn", "xgboost")
+PINNED = ("scikit-learn", "lightgbm", "imbalanced-learn", "xgboost", "catboost")
 
 
 #: Versions a model file's side file records (``"versions"``), in this order.

@@ -134,19 +134,55 @@ def _link(raw: np.ndarray, objective: str) -> np.ndarray:
     return raw
 
 
+def _members(model: Any) -> list[tuple[Any, float]]:
+    """(member, weight) of a fitted soft-voting average (scikit-learn's ``VotingRegressor`` /
+    ``VotingClassifier(voting="soft")``), weights summing to one; ``[(model, 1.0)]`` otherwise."""
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    fitted = getattr(model, "estimators_", None)
+    if not isinstance(model, VotingRegressor | VotingClassifier) or fitted is None:
+        return [(model, 1.0)]
+    if isinstance(model, VotingClassifier) and model.voting != "soft":
+        return [(model, 1.0)]
+    weights = np.ones(len(fitted)) if model.weights is None else np.asarray(
+        [w for w in model.weights if w is not None], dtype=float)
+    return list(zip(fitted, (weights / weights.sum()).tolist(), strict=True))
+
+
+def _fits(found: tuple[Any, str] | None, proba: bool) -> bool:
+    return found is not None and (found[1] not in _IDENTITY if proba else found[1] in _IDENTITY)
+
+
 def _blocks(estimator: Any, X: pd.DataFrame, proba: bool, share: float = 1.0) -> np.ndarray | None:
+    """Scores of a pipeline ending in LightGBM, or in a soft-voting average with a LightGBM member
+    (the LightGBM members scored fast, the others by themselves, averaged with the ensemble's
+    weights); None for any other pipeline. With ``share`` < 1 an average keeps only its LightGBM
+    members (their first rounds, weights renormalised): the cheaper, rougher guess ``share`` asks for."""
     transforms, model = _split(estimator)
-    found = _booster(model)
-    if found is None or (proba and found[1] in _IDENTITY) or (not proba and found[1] not in _IDENTITY):
+    members = [(member, weight, _booster(member)) for member, weight in _members(model)]
+    if not any(_fits(found, proba) for _, _, found in members):
         return None
-    booster, objective = found
+    if len(members) > 1 and share < 1:
+        members = [m for m in members if _fits(m[2], proba)]
+        total = sum(weight for _, weight, _ in members)
+        members = [(member, weight / total, found) for member, weight, found in members]
     parts = []
     for start in range(0, len(X), ROWS_PER_BLOCK):
         block: Any = X.iloc[start:start + ROWS_PER_BLOCK]
         for step in transforms:
             block = step.transform(block)
         values = np.ascontiguousarray(np.asarray(block, dtype=np.float64))
-        parts.append(_link(_raw_scores(booster, values, share), objective))
+        total_scores: np.ndarray | None = None
+        for member, weight, found in members:
+            if _fits(found, proba):
+                booster, objective = found  # type: ignore[misc]
+                scores = _link(_raw_scores(booster, values, share), objective)
+            else:
+                scores = np.asarray(member.predict_proba(values) if proba else member.predict(values),
+                                    dtype=float)
+            scores = scores if len(members) == 1 else weight * scores
+            total_scores = scores if total_scores is None else total_scores + scores
+        parts.append(total_scores)
     return np.concatenate(parts)
 
 

@@ -339,7 +339,7 @@ def build_pipeline(
     if plan.balanced_weights:
         if "class_weight" in estimator.get_params():
             estimator.set_params(class_weight="balanced")
-        elif not has_fit_parameter(estimator, "sample_weight"):
+        elif not _takes_sample_weight(estimator):
             raise ConfigError(
                 f"strategy {strategy!r} needs class or sample weights, "
                 f"which model {spec.name!r} does not take"
@@ -356,6 +356,16 @@ def build_pipeline(
     from imblearn.pipeline import Pipeline as SamplingPipeline
 
     return SamplingPipeline(steps)
+
+
+def _takes_sample_weight(estimator: Any) -> bool:
+    """Whether ``fit`` takes ``sample_weight``: a parameter of its own, or, for an average of
+    members (scikit-learn's voting ensembles, whose ``fit(X, y, **fit_params)`` passes
+    ``sample_weight`` on to every member), every member's."""
+    members = getattr(estimator, "estimators", None)
+    if isinstance(members, list) and members and not has_fit_parameter(estimator, "sample_weight"):
+        return all(_takes_sample_weight(member) for _, member in members)
+    return has_fit_parameter(estimator, "sample_weight")
 
 
 def _fill_numeric(features: FeatureSet) -> ColumnTransformer:
@@ -550,6 +560,64 @@ def _xgb_space(trial: Any) -> dict[str, Any]:
     }
 
 
+#: CatBoost's starting parameters per task kind (chosen by ``benchmarks/ensembles.py``: see its
+#: note in docs/modeling.md). 64 borders as LightGBM's 63 bins; files written by CatBoost while
+#: fitting (``catboost_info/``) are switched off.
+CATBOOST_DEFAULTS: dict[str, dict[str, Any]] = {
+    "regression": {"loss_function": "MAE", "iterations": 1000, "learning_rate": 0.03, "depth": 6,
+                   "l2_leaf_reg": 3.0, "border_count": 64},
+    "classification": {"loss_function": "MultiClass", "iterations": 500, "learning_rate": 0.12,
+                       "depth": 6, "l2_leaf_reg": 3.0, "border_count": 64},
+}
+#: The members of the ``blend`` entries (zoo names) and their weights in the average.
+BLEND_MEMBERS: tuple[str, ...] = ("lightgbm", "catboost")
+BLEND_WEIGHTS: dict[str, tuple[float, ...]] = {"regression": (0.5, 0.5), "classification": (0.5, 0.5)}
+
+
+def _catboost(kind: str) -> Callable[[int, int], BaseEstimator]:
+    def make(seed: int, n_jobs: int) -> BaseEstimator:
+        from catboost import CatBoostClassifier, CatBoostRegressor
+
+        estimator = CatBoostRegressor if kind == "regression" else CatBoostClassifier
+        return estimator(random_seed=seed, thread_count=n_jobs if n_jobs > 0 else -1, verbose=0,
+                         allow_writing_files=False)
+
+    return make
+
+
+def _catboost_space(trial: Any) -> dict[str, Any]:
+    return {
+        "iterations": trial.suggest_int("iterations", 200, 1200, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+        "depth": trial.suggest_int("depth", 4, 8),
+        "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 0.5, 30.0, log=True),
+    }
+
+
+def _blend(kind: str, specs: list[ModelSpec]) -> ModelSpec:
+    """The weighted average of :data:`BLEND_MEMBERS` (each with its own zoo defaults): scikit-learn's
+    ``VotingRegressor`` / soft ``VotingClassifier``. Member parameters are set as
+    ``<member>__<parameter>`` (``lightgbm__n_estimators``)."""
+    members = {spec.name: spec for spec in specs if spec.name in BLEND_MEMBERS}
+
+    def make(seed: int, n_jobs: int) -> BaseEstimator:
+        from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+        estimators = []
+        for name in BLEND_MEMBERS:
+            member = members[name].make(seed, n_jobs)
+            member.set_params(**members[name].defaults)
+            estimators.append((name, member))
+        if kind == "regression":
+            return VotingRegressor(estimators)
+        return VotingClassifier(estimators, voting="soft")
+
+    return ModelSpec("blend", kind, make, defaults={"weights": list(BLEND_WEIGHTS[kind])},
+                     max_trials=1,
+                     description="the average of " + " and ".join(
+                         members[name].description.split(" ")[0] for name in BLEND_MEMBERS))
+
+
 def _regressors() -> list[ModelSpec]:
     from lightgbm import LGBMRegressor
     from sklearn.dummy import DummyRegressor
@@ -629,7 +697,10 @@ def _regressors() -> list[ModelSpec]:
                             "max_depth": 6, "min_child_weight": 1.0, "subsample": 0.8,
                             "colsample_bytree": 0.8},
                   requires="xgboost", extra="xgboost", description="XGBoost (optional extra)"),
+        ModelSpec("catboost", "regression", _catboost("regression"), space=_catboost_space, max_trials=10,
+                  defaults=CATBOOST_DEFAULTS["regression"], description="CatBoost gradient-boosted trees"),
     ]
+    specs.append(_blend("regression", specs))
     return specs
 
 
@@ -684,7 +755,11 @@ def _classifiers() -> list[ModelSpec]:
                   defaults={"n_estimators": 400, "learning_rate": 0.05, "max_depth": 6,
                             "min_child_weight": 1.0, "subsample": 0.8, "colsample_bytree": 0.8},
                   requires="xgboost", extra="xgboost", description="XGBoost (optional extra)"),
+        ModelSpec("catboost", "classification", _catboost("classification"), space=_catboost_space,
+                  max_trials=10, defaults=CATBOOST_DEFAULTS["classification"],
+                  description="CatBoost gradient-boosted trees"),
     ]
+    specs.append(_blend("classification", specs))
     return specs
 
 
