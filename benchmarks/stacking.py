@@ -54,16 +54,17 @@ def level2(task: str, Z_fit: np.ndarray, y_fit: np.ndarray, Z_pred: np.ndarray, 
     if LEVEL2 == "catboost":
         from catboost import CatBoostClassifier, CatBoostRegressor
 
-        common = dict(iterations=1000, learning_rate=0.05, depth=6, thread_count=1, verbose=0,
+        common = dict(iterations=1000, learning_rate=0.03, depth=6, thread_count=1, verbose=0,
                       random_seed=SEED, allow_writing_files=False)
         if task == "popularity":
             return CatBoostRegressor(loss_function="MAE", **common).fit(Z_fit, y_fit).predict(Z_pred)
         model = CatBoostClassifier(loss_function="MultiClass", **common)
         return model.fit(Z_fit, y_fit).predict_proba(Z_pred)
     if task == "popularity":
-        model = lgb.LGBMRegressor(objective="l1", n_estimators=300, learning_rate=0.03, num_leaves=15,
-                                  min_child_samples=40, subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
-                                  n_jobs=1, verbose=-1, random_state=SEED)
+        from hitlab.modeling.zoo import get_model
+
+        params = {**get_model("regression", "lightgbm").defaults, "n_jobs": 1}
+        model = lgb.LGBMRegressor(**params, subsample_freq=1, verbose=-1, random_state=SEED)
         return model.fit(Z_fit, y_fit).predict(Z_pred)
     model = lgb.LGBMClassifier(n_estimators=200, learning_rate=0.03, num_leaves=15, min_child_samples=40,
                                subsample=0.8, subsample_freq=1, colsample_bytree=0.8, n_jobs=1, verbose=-1,
