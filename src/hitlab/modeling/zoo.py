@@ -564,7 +564,7 @@ def _xgb_space(trial: Any) -> dict[str, Any]:
 #: note in docs/modeling.md). 64 borders as LightGBM's 63 bins; files written by CatBoost while
 #: fitting (``catboost_info/``) are switched off.
 CATBOOST_DEFAULTS: dict[str, dict[str, Any]] = {
-    "regression": {"loss_function": "MAE", "iterations": 1000, "learning_rate": 0.03, "depth": 6,
+    "regression": {"loss_function": "MAE", "iterations": 600, "learning_rate": 0.05, "depth": 6,
                    "l2_leaf_reg": 3.0, "border_count": 64},
     "classification": {"loss_function": "MultiClass", "iterations": 500, "learning_rate": 0.12,
                        "depth": 6, "l2_leaf_reg": 3.0, "border_count": 64},
