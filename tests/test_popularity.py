@@ -176,3 +176,10 @@ def test_vifs_are_statsmodels_vifs_with_a_constant(clean_tracks: pd.DataFrame) -
     design = add_constant(values)
     library = [variance_inflation_factor(design, i) for i in range(1, design.shape[1])]
     np.testing.assert_allclose(_vifs(values), library, rtol=1e-9)
+
+
+def test_the_reading_says_what_the_chosen_model_is(result: popularity.PopularityResult) -> None:
+    """A zoo name alone ('blend', 'lightgbm') tells a reader little: the reading gives its description."""
+    text = " ".join(reading("popularity.reading.j2", result.facts))
+    description = result.facts["model_description"]
+    assert description and f"({result.facts['model']}: {description};" in text

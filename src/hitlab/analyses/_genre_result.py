@@ -18,7 +18,7 @@ from hitlab.analyses._genre_tables import (
     top2_misses,
 )
 from hitlab.modeling import Estimate, TaskResult
-from hitlab.modeling.zoo import STRATEGIES
+from hitlab.modeling.zoo import STRATEGIES, model_description
 
 __all__ = ["GenreResult"]
 
@@ -152,6 +152,7 @@ class GenreResult:
             "strategy_model": self.strategy_model,
             "model": best.model if best.strategy == "none"
             else f"{best.model} with {STRATEGIES[best.strategy].description}",
+            "model_description": model_description(fit.task.kind, best.model),
             "metric": fit.task.metric,
             "folds": len(fit.folds),
             "what": LABEL_WORDS.get(self.scheme, "genre"),

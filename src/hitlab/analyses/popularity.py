@@ -46,7 +46,7 @@ from hitlab.analyses.base import MIN_TASK_TRACKS, QUICK_MODEL_NOTE, Context
 from hitlab.errors import DataError
 from hitlab.features import NUMERIC_COLUMNS, feature_frame, resolve_features
 from hitlab.modeling import Task, TaskResult, fit_task
-from hitlab.modeling.zoo import available_models
+from hitlab.modeling.zoo import available_models, model_description
 from hitlab.songs import group_labels, grouping_note
 
 __all__ = [
@@ -195,6 +195,7 @@ class PopularityResult:
         energy = vif["vif"].get("energy")
         return {
             "model": best.model,
+            "model_description": model_description(fit.task.kind, best.model),
             "metric": fit.task.metric,
             "folds": len(fit.folds),
             "mae": best.metrics["mae"].to_dict(),

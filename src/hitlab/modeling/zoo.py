@@ -54,6 +54,7 @@ __all__ = [
     "get_strategy",
     "make_preprocessor",
     "missing_models",
+    "model_description",
     "sampler_note",
 ]
 
@@ -277,6 +278,16 @@ def missing_models(kind: str, *, zoo: ModelZoo | None = None) -> dict[str, str]:
     """Models of ``kind`` in ``zoo`` (default :data:`DEFAULT_ZOO`) that need a missing package:
     name -> install command."""
     return _zoo(zoo).missing_models(kind)
+
+
+def model_description(kind: str, name: str, *, zoo: ModelZoo | None = None) -> str | None:
+    """The one-line description of zoo entry ``name`` (for reports), or None when the zoo has none.
+
+    >>> model_description("regression", "blend")
+    'the average of LightGBM and CatBoost'
+    """
+    spec = _zoo(zoo).models.get(kind, {}).get(name)
+    return spec.description or None if spec is not None else None
 
 
 def make_preprocessor(features: FeatureSet, *, scale: bool) -> ColumnTransformer:
