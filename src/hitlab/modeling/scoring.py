@@ -144,8 +144,8 @@ def _members(model: Any) -> list[tuple[Any, float]]:
         return [(model, 1.0)]
     if isinstance(model, VotingClassifier) and model.voting != "soft":
         return [(model, 1.0)]
-    weights = np.ones(len(fitted)) if model.weights is None else np.asarray(
-        [w for w in model.weights if w is not None], dtype=float)
+    kept = model._weights_not_none  # the weights of the members not set to "drop", as fit used them
+    weights = np.ones(len(fitted)) if kept is None else np.asarray(kept, dtype=float)
     return list(zip(fitted, (weights / weights.sum()).tolist(), strict=True))
 
 
