@@ -26,12 +26,9 @@ from sklearn.metrics import log_loss
 
 sys.path.insert(0, str(Path(__file__).parent))
 from defaults import SEED, training_part
+from ensembles import subgenres
 
-from hitlab import clean, load_tidytuesday
 from hitlab.genre import LIGHTGBM_PARAMS
-from hitlab.labels import label_tracks
-from hitlab.modeling.split import outer_split
-from hitlab.songs import group_labels
 
 
 def _lgbm(params: dict, X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame,
@@ -63,14 +60,8 @@ def main() -> None:
     ideas = (sys.argv[1] if len(sys.argv) > 1 else "lgbm,lgbms,sub").split(",")
     data = training_part("genre")
     X, y, folds, classes = data["X"], data["y"], data["folds"], data["classes"]
-    tracks, _ = label_tracks(clean(load_tidytuesday()).tracks, "playlist")
-    tracks = tracks[tracks["genre"].notna()]
-    split = outer_split(group_labels(tracks, "song"), group_by="song", test_size=0.33, seed=SEED)
-    sub = tracks["playlist_subgenre"].astype(str).to_numpy()[split.train]
-    subs = sorted(set(sub))
-    sub_code = np.array([subs.index(s) for s in sub])
-    sub_genre = np.array([np.bincount(y[sub_code == k], minlength=len(classes)).argmax()
-                          for k in range(len(subs))])
+    fine = subgenres(data)
+    sub_code, sub_genre = fine["sub_code"], fine["sub_genre"]
     Xn = X.apply(pd.to_numeric, errors="coerce").astype("float64")
     filled = Xn.fillna(Xn.median())
     proba = {k: np.zeros((len(y), len(classes))) for k in ideas}
