@@ -180,7 +180,7 @@ def _blocks(estimator: Any, X: pd.DataFrame, proba: bool, share: float = 1.0) ->
             else:
                 scores = np.asarray(member.predict_proba(values) if proba else member.predict(values),
                                     dtype=float)
-            scores = scores if len(members) == 1 else weight * scores
+            scores = weight * scores  # exact for a lone model (weight 1.0)
             total_scores = scores if total_scores is None else total_scores + scores
         parts.append(total_scores)
     return np.concatenate(parts)

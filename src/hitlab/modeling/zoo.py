@@ -582,7 +582,7 @@ CATBOOST_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 #: The members of the ``blend`` entries (zoo names) and their weights in the average.
 BLEND_MEMBERS: tuple[str, ...] = ("lightgbm", "catboost")
-BLEND_WEIGHTS: dict[str, tuple[float, ...]] = {"regression": (0.5, 0.5), "classification": (0.5, 0.5)}
+BLEND_WEIGHTS: tuple[float, ...] = (0.5, 0.5)
 
 
 def _catboost(kind: str) -> Callable[[int, int], BaseEstimator]:
@@ -623,7 +623,7 @@ def _blend(kind: str, specs: list[ModelSpec]) -> ModelSpec:
             return VotingRegressor(estimators)
         return VotingClassifier(estimators, voting="soft")
 
-    return ModelSpec("blend", kind, make, defaults={"weights": list(BLEND_WEIGHTS[kind])},
+    return ModelSpec("blend", kind, make, defaults={"weights": list(BLEND_WEIGHTS)},
                      max_trials=1,
                      description="the average of " + " and ".join(
                          members[name].description.split(" ")[0] for name in BLEND_MEMBERS))
