@@ -63,6 +63,34 @@ def test_song_keys_join_names_isrc_and_track_ids() -> None:
     assert keys[4] not in set(keys[:4])
 
 
+def test_accents_and_same_audio_under_other_credits_are_one_song() -> None:
+    """Pairs from the built-in data that sat on both sides of the split before this rule."""
+    from hitlab.schema import AUDIO_FEATURES
+
+    audio = {c: [0.5, 0.5, 0.7, 0.7, 0.9, 0.9, 0.3, 0.3] for c in AUDIO_FEATURES}
+    tracks = pd.DataFrame({
+        "track_id": list("abcdefgh"),
+        "track_name": ["Quizás, Quizás, Quizás", "Quizas, Quizas, Quizas", "Boy Oh Boy", "Boy Oh Boy",
+                       "I'll Do For U", "I'll Do 4 U", "Torrent", "Crystal"],
+        "artist_name": ["Andrea Bocelli", "Andrea Bocelli", "Diplo", "Good Times Ahead",
+                        "Father Dude", "Father Dude", "Sidney Samson", "Someone Else"],
+        **audio,
+    })
+    keys = song_keys(tracks)
+    assert keys[0] == keys[1]  # accents folded
+    assert keys[2] == keys[3]  # the same recording credited to another artist
+    assert keys[4] == keys[5]  # the same recording titled another way
+    assert keys[6] != keys[7]  # the same audio but neither artist nor title: kept apart
+    assert len({keys[0], keys[2], keys[4], keys[6]}) == 4
+    # with fewer than six audio columns the audio is no fingerprint
+    few = tracks.drop(columns=list(AUDIO_FEATURES[5:]))
+    assert song_keys(few)[2] != song_keys(few)[3]
+    # nor is a row with a missing feature
+    gap = tracks.copy()
+    gap.loc[3, "tempo"] = None
+    assert song_keys(gap)[2] != song_keys(gap)[3]
+
+
 def test_cleaning_adds_song_ids_and_counts_them_without_dropping(clean_tracks: pd.DataFrame) -> None:
     from hitlab import clean
     from hitlab.datasets import load_tidytuesday
@@ -97,8 +125,10 @@ def test_rows_without_a_song_key_are_their_own_group_and_noted(clean_tracks: pd.
 # --------------------------------------------------------------------------- against plain references
 
 _NAMES = ["Hey Jude", "hey jude", "Hey Jude - Remastered 2015", "Hey Jude (Live)", "Señorita (feat. X)",
-          "Señorita", "A-ha", "[Intro]", "（Radio Edit）", "Song - Single Version", "", None]
-_ARTISTS = ["The Beatles", "the beatles", "Shawn", "ABBA", "abba", "", None]
+          "Señorita", "Senorita", "A-ha", "[Intro]", "（Radio Edit）", "Song - Single Version", "", None]
+_ARTISTS = ["The Beatles", "the beatles", "Shawn", "ABBA", "abba", "Tiësto", "Tiesto", "", None]
+#: audio fingerprints for the reference test: None is a row with a missing feature
+_AUDIO = [0.1, 0.2, 0.3, None]
 
 
 def _title_key_reference(title: object) -> str:
@@ -125,21 +155,30 @@ def test_title_key_takes_its_fast_path_only_where_it_changes_nothing(title: str)
 
 
 def _song_keys_reference(tracks: pd.DataFrame) -> list[str]:
-    """The module rule row by row: rows joined by an artist + title key, an ISRC or a track id
-    are one song; its id is the smallest named key, else the smallest track-id key."""
+    """The module rule row by row: rows joined by an artist + title key (accents folded), an
+    ISRC, a track id, or the same complete audio (every audio column, at least six) with the
+    same artist or title, are one song; its id is the smallest named key, else the smallest
+    track-id key."""
+    import unicodedata
+
     from hitlab.labels import normalize_artist
+    from hitlab.schema import AUDIO_FEATURES
 
     def text(value: object) -> str:
         return "" if value is None or pd.isna(value) else str(value).strip()
 
+    def plain(value: str) -> str:
+        return "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
+
     n = len(tracks)
-    names = []
-    for artist, title in zip(tracks["artist_name"], tracks["track_name"], strict=True):
-        a = normalize_artist(None if artist is None or pd.isna(artist) else artist)
-        t = title_key(None if title is None or pd.isna(title) else title)
-        names.append(f"{a} / {t}" if a and t else "")
+    artists = [plain(normalize_artist(None if a is None or pd.isna(a) else a)) for a in tracks["artist_name"]]
+    titles = [plain(title_key(None if t is None or pd.isna(t) else t)) for t in tracks["track_name"]]
+    names = [f"{a} / {t}" if a and t else "" for a, t in zip(artists, titles, strict=True)]
     isrc = [text(v).upper() for v in tracks["isrc"]]
     ids = [text(v) for v in tracks["track_id"]]
+    audio_columns = [c for c in AUDIO_FEATURES if c in tracks.columns]
+    audio = [tuple(row) if len(audio_columns) >= 6 and not any(pd.isna(v) for v in row) else None
+             for row in tracks[audio_columns].itertuples(index=False)]
     parent = list(range(n))
 
     def root(i: int) -> int:
@@ -152,6 +191,11 @@ def _song_keys_reference(tracks: pd.DataFrame) -> list[str]:
             for j in range(i):
                 if keys[i] and keys[i] == keys[j]:
                     parent[root(i)] = root(j)
+    for i in range(n):
+        for j in range(i):
+            if audio[i] is not None and audio[i] == audio[j] and (
+                    (artists[i] and artists[i] == artists[j]) or (titles[i] and titles[i] == titles[j])):
+                parent[root(i)] = root(j)
     labels = [f"s:{names[i]}" if names[i] else f"t:{ids[i]}" for i in range(n)]
     best: dict[int, str] = {}
     for i in range(n):
@@ -161,10 +205,16 @@ def _song_keys_reference(tracks: pd.DataFrame) -> list[str]:
     return [best[root(i)] for i in range(n)]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d", ""]), st.sampled_from(_NAMES),
-                          st.sampled_from(_ARTISTS), st.sampled_from(["GB1", "gb1", "US2", "", None])),
-                min_size=1, max_size=12))
-def test_song_keys_match_the_rule_applied_row_by_row(rows: list[tuple]) -> None:
-    tracks = pd.DataFrame(rows, columns=["track_id", "track_name", "artist_name", "isrc"])
+                          st.sampled_from(_ARTISTS), st.sampled_from(["GB1", "gb1", "US2", "", None]),
+                          st.sampled_from(_AUDIO)),
+                min_size=1, max_size=12),
+       st.integers(min_value=0, max_value=12))
+def test_song_keys_match_the_rule_applied_row_by_row(rows: list[tuple], audio_columns: int) -> None:
+    from hitlab.schema import AUDIO_FEATURES
+
+    tracks = pd.DataFrame([r[:4] for r in rows], columns=["track_id", "track_name", "artist_name", "isrc"])
+    for column in AUDIO_FEATURES[:audio_columns]:  # one shared value per row: its fingerprint
+        tracks[column] = [r[4] for r in rows]
     assert list(song_keys(tracks)) == _song_keys_reference(tracks)

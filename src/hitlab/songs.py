@@ -11,7 +11,12 @@ The rule (docs/modeling.md, "Same song, several track ids"):
 
 - two rows are the same song when their **normalised artist + normalised title** match,
   or they share an **ISRC** (when the table has an ``isrc`` column), or they share a
-  track id;
+  track id, or they have **the same audio** (every audio feature of the table equal, at
+  least six of them, none missing) and the same normalised artist *or* title (the same
+  recording credited or titled differently: ``"Boy Oh Boy"`` by Diplo and by Good Times
+  Ahead, ``"I'll Do For U"`` / ``"I'll Do 4 U"``);
+- artist and title keys are compared **without accents** (``"Quizás"`` / ``"Quizas"``,
+  ``"Tiësto"`` / ``"Tiesto"``), as track tables spell the same title both ways;
 - the title is normalised by Unicode NFKC, lower case, featured-artist credits removed,
   punctuation folded to spaces, and trailing **release markers** removed: markers that
   name another *release of the same recording* (``- Remastered 2011``, ``(Radio Edit)``,
@@ -44,12 +49,14 @@ from scipy.sparse.csgraph import connected_components
 
 from hitlab.errors import ConfigError
 from hitlab.labels import normalize_artist
+from hitlab.schema import AUDIO_FEATURES
 
 __all__ = [
     "GROUP_BY",
     "SongReport",
     "add_song_ids",
     "find_songs",
+    "fold_accents",
     "group_labels",
     "grouping_note",
     "song_keys",
@@ -78,6 +85,8 @@ _FEAT = re.compile(r"[\(\[]\s*(?:feat|ft|featuring|with)\b[^\)\]]*[\)\]]"
                    r"|\s-\s(?:feat|ft|featuring)\b.*$", re.IGNORECASE)
 _TRAILING = re.compile(r"(?:\s-\s([^-]+)|\s*\(([^()]*)\)|\s*\[([^\[\]]*)\])\s*$")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+#: The fewest audio feature columns that make "the same audio" a fingerprint of a recording.
+MIN_FINGERPRINT_COLUMNS = 6
 
 
 def _is_release_marker(marker: str) -> bool:
@@ -112,6 +121,42 @@ def title_key(title: object) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+def fold_accents(text: str) -> str:
+    """``text`` without combining marks (NFKD, marks dropped, NFC again); ASCII is unchanged.
+
+    >>> fold_accents("quizás tiësto señorita")
+    'quizas tiesto senorita'
+    """
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def _artist_key(name: object) -> str:
+    return fold_accents(normalize_artist(name))
+
+
+def _title_song_key(title: object) -> str:
+    return fold_accents(title_key(title))
+
+
+def _audio_codes(tracks: pd.DataFrame) -> np.ndarray | None:
+    """One code per distinct audio fingerprint (every audio feature column of the table), -1
+    where a value is missing; None when the table has too few audio columns for one."""
+    columns = [c for c in AUDIO_FEATURES if c in tracks.columns]
+    if len(columns) < MIN_FINGERPRINT_COLUMNS or len(tracks) == 0:
+        return None
+    codes = np.zeros(len(tracks), dtype=np.int64)
+    complete = np.ones(len(tracks), dtype=bool)
+    for column in columns:  # one column at a time: a groupby over all twelve took 3x longer
+        values = pd.to_numeric(tracks[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        complete &= ~np.isnan(values)
+        part, distinct = pd.factorize(values)
+        codes = pd.factorize(codes * (len(distinct) + 1) + part)[0]
+    return np.where(complete, codes, -1)
+
+
 def _column(tracks: pd.DataFrame, name: str) -> pd.Series:
     if name in tracks.columns:
         return tracks[name].astype("string")
@@ -131,6 +176,13 @@ def _per_distinct(values: pd.Series, key) -> tuple[np.ndarray, np.ndarray]:
     return key_codes[codes], distinct.astype(object)
 
 
+def _text_codes(keys: np.ndarray) -> np.ndarray:
+    """One integer per distinct key, -1 for the empty key (it joins nothing)."""
+    codes = pd.factorize(keys)[0]
+    codes[keys == ""] = -1
+    return codes
+
+
 def song_keys(tracks: pd.DataFrame) -> np.ndarray:
     """One song id per row: rows that are the same song (see the module rule) share it.
 
@@ -139,8 +191,8 @@ def song_keys(tracks: pd.DataFrame) -> np.ndarray:
     """
     n = len(tracks)
     track_ids = _key_array(_column(tracks, "track_id"))
-    artist_codes, artists = _per_distinct(_column(tracks, "artist_name"), normalize_artist)
-    title_codes, titles = _per_distinct(_column(tracks, "track_name"), title_key)
+    artist_codes, artists = _per_distinct(_column(tracks, "artist_name"), _artist_key)
+    title_codes, titles = _per_distinct(_column(tracks, "track_name"), _title_song_key)
     # one integer per (artist, title) pair: a MultiIndex of the strings took 9 s per 1M rows
     pairs, distinct = pd.factorize(artist_codes.astype(np.int64) * len(titles) + title_codes)
     artist_of, title_of = artists[distinct // len(titles)], titles[distinct % len(titles)]
@@ -151,11 +203,19 @@ def song_keys(tracks: pd.DataFrame) -> np.ndarray:
     isrc = _key_array(_column(tracks, "isrc").str.upper())
     if n == 0:
         return np.empty(0, dtype=object)
-    # rows joined by a shared name key, ISRC or track id form one song (connected components)
+    # rows joined by a shared name key, ISRC, track id or same audio + artist or title form one
+    # song (connected components); a key of "" or -1 joins nothing
+    keyed = [np.where(names != "", pairs, -1), _text_codes(isrc), _text_codes(track_ids)]
+    audio = _audio_codes(tracks)
+    if audio is not None:
+        for part_codes, blank in ((artist_codes, artists[artist_codes] == ""),
+                                  (title_codes, titles[title_codes] == "")):
+            combined = audio * (int(part_codes.max()) + 1) + part_codes
+            keyed.append(np.where((audio >= 0) & ~blank, combined, -1))
     edges_from: list[np.ndarray] = []
     edges_to: list[np.ndarray] = []
-    for keys in (names, isrc, track_ids):
-        present = np.flatnonzero(keys != "")
+    for keys in keyed:
+        present = np.flatnonzero(keys >= 0)
         if present.size == 0:
             continue
         codes = pd.factorize(keys[present])[0]
