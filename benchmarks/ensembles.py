@@ -89,12 +89,15 @@ def member(task: str, name: str, data: dict, tr: np.ndarray, va: np.ndarray, ext
         for j, code in enumerate(model.classes_):
             p[:, sub_genre[code]] += ps[:, j]
         return p
-    if name == "et":
+    if name == "et" or name.startswith("et_"):  # et_<trees>_<min per leaf>: et = et_300_3
         from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 
+        parts = name.split("_")
+        trees = int(parts[1]) if len(parts) > 1 else 300
+        leaf = int(parts[2]) if len(parts) > 2 else 3
         filled = Xn.fillna(Xn.median())
         cls = ExtraTreesRegressor if regression else ExtraTreesClassifier
-        model = cls(n_estimators=300, min_samples_leaf=3, max_features=0.6, n_jobs=1, random_state=SEED)
+        model = cls(n_estimators=trees, min_samples_leaf=leaf, max_features=0.6, n_jobs=1, random_state=SEED)
         model.fit(filled.iloc[tr], y[tr])
         return model.predict(filled.iloc[va]) if regression else model.predict_proba(filled.iloc[va])
     raise SystemExit(f"unknown member {name!r}")

@@ -51,10 +51,12 @@ LEVEL2 = "lightgbm"
 
 def level2(task: str, Z_fit: np.ndarray, y_fit: np.ndarray, Z_pred: np.ndarray, n_classes: int | None
            ) -> np.ndarray:
-    if LEVEL2 == "catboost":
+    if LEVEL2.startswith("catboost"):  # catboost[_<iterations>_<rate>], default 1000 at 0.03
         from catboost import CatBoostClassifier, CatBoostRegressor
 
-        common = dict(iterations=1000, learning_rate=0.03, depth=6, thread_count=1, verbose=0,
+        parts = LEVEL2.split("_")
+        iters, rate = (int(parts[1]), float(parts[2])) if len(parts) == 3 else (1000, 0.03)
+        common = dict(iterations=iters, learning_rate=rate, depth=6, thread_count=1, verbose=0,
                       random_seed=SEED, allow_writing_files=False)
         if task == "popularity":
             return CatBoostRegressor(loss_function="MAE", **common).fit(Z_fit, y_fit).predict(Z_pred)
@@ -79,7 +81,11 @@ def main() -> None:
     parser.add_argument("--no-passthrough", action="store_true",
                         help="level 2 sees only the level-1 predictions")
     parser.add_argument("--nested", action="store_true", help="level-1 predictions re-made inside each fold")
-    parser.add_argument("--level2", default="lightgbm", choices=["lightgbm", "catboost"])
+    parser.add_argument("--level2", default="lightgbm",
+                        help="lightgbm, or catboost[_<iterations>_<rate>] (default 1000 at 0.03)")
+    parser.add_argument("--inner", type=int, default=3, help="inner folds of --nested (default 3)")
+    parser.add_argument("--average-with", default="",
+                        help="members averaged with the stack (out of fold, equal weights)")
     args = parser.parse_args()
     global LEVEL2
     LEVEL2 = args.level2
@@ -102,13 +108,21 @@ def main() -> None:
     else:
         groups = data["groups"]
         for tr, va in folds:
-            inner = inner_folds(groups[tr], y[tr] if n_classes else None, n_splits=3, seed=SEED)
+            inner = inner_folds(groups[tr], y[tr] if n_classes else None, n_splits=args.inner, seed=SEED)
             z_fit = level1(args.task, names, data, tr, inner, extra)
             z_pred = level1_fit_predict(args.task, names, data, tr, va, extra)
             if not args.no_passthrough:
                 z_fit, z_pred = np.hstack([Xn[tr], z_fit]), np.hstack([Xn[va], z_pred])
             out[va] = level2(args.task, z_fit, y[tr], z_pred, n_classes)
-    kind = "nested" if args.nested else "same folds"
+    if args.average_with:
+        others = args.average_with.split(",")
+        oof = level1(args.task, others, data, everything, folds, extra)
+        parts = [out, *(oof[:, i * out[0].size:(i + 1) * out[0].size].reshape(out.shape)
+                        for i in range(len(others)))]
+        print(f"  the stack alone: {scores(args.task, y, out)}")
+        out = np.mean(parts, axis=0)
+        names = [*names, f"averaged with {'+'.join(others)}"]
+    kind = f"nested, {args.inner} inner folds" if args.nested else "same folds"
     print(f"{args.task}: stack of {'+'.join(names)} ({kind}, passthrough {not args.no_passthrough}, "
           f"level 2 {args.level2}): "
           f"{scores(args.task, y, out)}  ({time.perf_counter() - started:.0f} s)")
