@@ -139,13 +139,15 @@ def cold_start_quality() -> None:
         for t in (genre, popularity))
     classes = sorted(train["genre"].astype(str).unique())
     codes = train["genre"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
-    # the models a default run chooses on the built-in data: the LightGBM + CatBoost averages
+    # the models a default run chooses on the built-in data: the genre LightGBM + CatBoost average,
+    # the popularity stack (its own grouped folds by song)
     genre_model = build_pipeline(get_model("classification", "blend"), genre.features,
                                  params={f"lightgbm__{k}": v for k, v in LIGHTGBM_PARAMS.items()},
                                  seed=42, n_jobs=1)
     genre_model.fit(feature_frame(train, genre.features), codes)
-    pop_model = build_pipeline(get_model("regression", "blend"), popularity.features, seed=42, n_jobs=1)
-    pop_model.fit(feature_frame(train, popularity.features), train["popularity"].to_numpy(dtype=float))
+    pop_model = build_pipeline(get_model("regression", "stack"), popularity.features, seed=42, n_jobs=1)
+    pop_model.fit(feature_frame(train, popularity.features), train["popularity"].to_numpy(dtype=float),
+                  model__groups=group_labels(train, "song"))
     genre_manifest = {"features": genre.features.to_dict(), "classes": classes}
     predictor = hp.Predictor(Path("<training part>"),
                              SavedModel(pop_model, {"features": popularity.features.to_dict()}, Path("pop")),

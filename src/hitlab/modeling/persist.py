@@ -86,6 +86,7 @@ TRUSTED_PREFIXES: tuple[str, ...] = (
     "xgboost.sklearn.",
     "numpy.dtype",
     "collections.OrderedDict",
+    "hitlab.modeling.stack.GroupedStackRegressor",
 )
 #: Libraries whose version must match between saving and loading.
 PINNED = ("scikit-learn", "lightgbm", "imbalanced-learn", "xgboost", "catboost")

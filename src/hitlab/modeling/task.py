@@ -499,7 +499,7 @@ def fit_task(
         say(f"{label}: tuning ({planned} trial{'s' if planned > 1 else ''})")
         tuning = tune(spec, features, X_train, y_train, folds, metric=task.metric, strategy=strategy,
                       budget=model_budget, max_trials=model_trials, seed=seed, n_jobs=n_jobs,
-                      n_classes=n_classes, zoo=zoo, fold_jobs=fold_jobs)
+                      n_classes=n_classes, zoo=zoo, fold_jobs=fold_jobs, groups=split.groups[train])
         if tuning.clock_capped:
             notes.append(f"{label}: the {model_budget:g} s safety cap stopped tuning after {tuning.n_trials} "
                          f"of {tuning.planned_trials} trials; this run will not repeat exactly on another "
@@ -510,7 +510,8 @@ def fit_task(
         pipeline = build_pipeline(spec, features, params=tuning.params, strategy=strategy, seed=seed,
                                   n_jobs=n_jobs, zoo=zoo)
         t0 = time.perf_counter()
-        quiet_fit(pipeline, X_train, y_train, **fit_params(pipeline, strategy, y_train, zoo=zoo))
+        quiet_fit(pipeline, X_train, y_train,
+                  **fit_params(pipeline, strategy, y_train, zoo=zoo, groups=split.groups[train]))
         fit_seconds = time.perf_counter() - t0
         note = sampler_note(pipeline)
         if note and f"{label}: {note}" not in notes:
@@ -539,7 +540,7 @@ def fit_task(
         say(f"refitting {best.key} on all {len(rows):,} rows")
         final = build_pipeline(spec_of(best.model), features, params=best.tuning.params,
                                strategy=best.strategy, seed=seed, n_jobs=n_jobs, zoo=zoo)
-        quiet_fit(final, X, y, **fit_params(final, best.strategy, y, zoo=zoo))
+        quiet_fit(final, X, y, **fit_params(final, best.strategy, y, zoo=zoo, groups=split.groups))
         final_rows = "all rows"
     else:
         final, final_rows = best.pipeline, "training part"

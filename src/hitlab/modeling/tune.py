@@ -136,6 +136,7 @@ def tune(
     n_classes: int | None = None,
     zoo: ModelZoo = DEFAULT_ZOO,
     fold_jobs: int = 2,
+    groups: np.ndarray | None = None,
 ) -> TuneResult:
     """Tune ``spec`` on the given folds of the training rows: ``max_trials`` trials, the defaults first.
 
@@ -166,6 +167,9 @@ def tune(
         scikit-learn fitting release the GIL, so two folds use both cores without a second
         process). The scores are the same as one fold at a time: every fold is fitted as it
         would be alone, and pruning sees the fold scores in fold order.
+    groups
+        One split-group label per row of ``X``, handed to models whose ``fit`` takes ``groups``
+        (for their own grouped folds).
 
     Returns
     -------
@@ -185,7 +189,8 @@ def tune(
         pipeline = build_pipeline(spec, features, params=params, strategy=strategy, seed=seed, n_jobs=n_jobs,
                                   zoo=zoo)
         X_fit, y_fit = X.iloc[fit_rows], y[fit_rows]
-        pipeline.fit(X_fit, y_fit, **fit_params(pipeline, strategy, y_fit, zoo=zoo))
+        fit_groups = None if groups is None else np.asarray(groups)[fit_rows]
+        pipeline.fit(X_fit, y_fit, **fit_params(pipeline, strategy, y_fit, zoo=zoo, groups=fit_groups))
         pred, proba = predict_scores(pipeline, X.iloc[valid_rows], spec.kind)
         if proba is not None and n_classes is not None and proba.shape[1] < n_classes:
             proba = np.pad(proba, ((0, 0), (0, n_classes - proba.shape[1])))
