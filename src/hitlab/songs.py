@@ -145,7 +145,7 @@ def _audio_codes(tracks: pd.DataFrame) -> np.ndarray | None:
     """One code per distinct audio fingerprint (every audio feature column of the table), -1
     where a value is missing; None when the table has too few audio columns for one."""
     columns = [c for c in AUDIO_FEATURES if c in tracks.columns]
-    if len(columns) < MIN_FINGERPRINT_COLUMNS or len(tracks) == 0:
+    if len(columns) < MIN_FINGERPRINT_COLUMNS:
         return None
     codes = np.zeros(len(tracks), dtype=np.int64)
     complete = np.ones(len(tracks), dtype=bool)
