@@ -243,3 +243,12 @@ def test_a_blend_provisional_guess_uses_its_lightgbm_member_only(tracks_slice: p
     lightgbm_only.steps[0] = ("prep", pipeline.named_steps["prep"])
     np.testing.assert_allclose(scoring.predict_proba(pipeline, X, share=0.25),
                                scoring.predict_proba(lightgbm_only, X, share=0.25), rtol=1e-12)
+
+
+def test_a_stack_scores_equal_the_pipeline_predictions(tracks_slice: pd.DataFrame, small_blocks: None) -> None:
+    """The popularity stack: its LightGBM member on the fast path, extra trees by themselves, both
+    columns beside the features into the final model, as the stack's own ``predict`` does."""
+    pytest.importorskip("catboost")
+    pipeline, X = _fit(tracks_slice, "regression", "stack", final__iterations=40)
+    assert scoring._blocks(pipeline, X, proba=False) is not None  # the fast path ran
+    np.testing.assert_allclose(scoring.predict(pipeline, X), pipeline.predict(X), rtol=1e-10, atol=1e-9)

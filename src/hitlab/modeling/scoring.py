@@ -11,7 +11,10 @@ result equals the pipeline's own ``predict``/``predict_proba`` up to floating-po
 order (about 1e-13; tested), and the compiled walk is checked against LightGBM on a few rows
 of each model before it is used.
 
-Any other pipeline, or a LightGBM objective without a known link, is scored by the
+A soft-voting average scores its LightGBM members this way and the rest by themselves; a
+:class:`~hitlab.modeling.stack.GroupedStackRegressor` scores its LightGBM members this way,
+the others by themselves, and hands their columns to its final model as its own ``predict``
+does. Any other pipeline, or a LightGBM objective without a known link, is scored by the
 pipeline itself, so the functions are safe to call on every model the zoo can save.
 """
 
@@ -153,14 +156,38 @@ def _fits(found: tuple[Any, str] | None, proba: bool) -> bool:
     return found is not None and (found[1] not in _IDENTITY if proba else found[1] in _IDENTITY)
 
 
+def _stack_members(model: Any) -> list[tuple[Any, tuple[Any, str] | None]] | None:
+    """(member, its LightGBM booster or None) of a fitted stack with a LightGBM regressor among
+    its members; None for any other model."""
+    from hitlab.modeling.stack import GroupedStackRegressor
+
+    if not isinstance(model, GroupedStackRegressor) or not hasattr(model, "members_"):
+        return None
+    members = [(member, _booster(member)) for _, member in model.members_]
+    return members if any(_fits(found, False) for _, found in members) else None
+
+
+def _stack_scores(model: Any, members: list[tuple[Any, tuple[Any, str] | None]], values: np.ndarray
+                  ) -> np.ndarray:
+    columns = []
+    for member, found in members:
+        if _fits(found, False):
+            booster, objective = found  # type: ignore[misc]
+            columns.append(_link(_raw_scores(booster, values), objective))
+        else:
+            columns.append(np.asarray(member.predict(values), dtype=float))
+    return np.asarray(model.final_.predict(np.hstack([values, np.column_stack(columns)])), dtype=float)
+
+
 def _blocks(estimator: Any, X: pd.DataFrame, proba: bool, share: float = 1.0) -> np.ndarray | None:
     """Scores of a pipeline ending in LightGBM, or in a soft-voting average with a LightGBM member
     (the LightGBM members scored fast, the others by themselves, averaged with the ensemble's
     weights); None for any other pipeline. With ``share`` < 1 an average keeps only its LightGBM
     members (their first rounds, weights renormalised): the cheaper, rougher guess ``share`` asks for."""
     transforms, model = _split(estimator)
+    stacked = None if proba else _stack_members(model)
     members = [(member, weight, _booster(member)) for member, weight in _members(model)]
-    if not any(_fits(found, proba) for _, _, found in members):
+    if stacked is None and not any(_fits(found, proba) for _, _, found in members):
         return None
     if len(members) > 1 and share < 1:
         members = [m for m in members if _fits(m[2], proba)]
@@ -172,6 +199,9 @@ def _blocks(estimator: Any, X: pd.DataFrame, proba: bool, share: float = 1.0) ->
         for step in transforms:
             block = step.transform(block)
         values = np.ascontiguousarray(np.asarray(block, dtype=np.float64))
+        if stacked is not None:
+            parts.append(_stack_scores(model, stacked, values))
+            continue
         total_scores: np.ndarray | None = None
         for member, weight, found in members:
             if _fits(found, proba):
