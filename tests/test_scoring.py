@@ -245,7 +245,8 @@ def test_a_blend_provisional_guess_uses_its_lightgbm_member_only(tracks_slice: p
                                scoring.predict_proba(lightgbm_only, X, share=0.25), rtol=1e-12)
 
 
-def test_a_stack_scores_equal_the_pipeline_predictions(tracks_slice: pd.DataFrame, small_blocks: None) -> None:
+def test_a_stack_scores_equal_the_pipeline_predictions(tracks_slice: pd.DataFrame,
+                                                       small_blocks: None) -> None:
     """The popularity stack: its LightGBM member on the fast path, extra trees by themselves, both
     columns beside the features into the final model, as the stack's own ``predict`` does."""
     pytest.importorskip("catboost")

@@ -162,3 +162,21 @@ def test_a_model_no_better_than_its_baseline_says_so(public_run):
         metric = next(m for m in section["metrics"] if m["name"] == name)
         warned = "no better than always guessing" in " ".join(section["reading"])
         assert warned == worse(metric["value"], metric["baseline"]), (task, metric, section["reading"])
+
+
+def test_a_default_run_with_word_labels_fits_both_models(shared_data: Path, tmp_path: Path):
+    """The fine-grained genres of a public table, reduced to main genres (``--labels words``), in a
+    default run (the popularity stack, the genre blend) on the table as it is."""
+    source = shared_data / "public-tables" / "Spotify-2000.csv"
+    if not source.exists():
+        pytest.skip(f"{source} not found")
+    mapping = MAPPINGS / "Spotify-2000.toml"
+    result = runner.invoke(app, ["run", "--data", str(source), "--mapping", str(mapping),
+                                 "--labels", "words", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    labels = json.loads((folder / "labels.json").read_text())["labels"]
+    assert labels["scheme"] == "words" and len(labels["counts"]) >= 3
+    for model in ("popularity", "genre"):
+        assert json.loads((folder / "models" / f"{model}.json").read_text())["task"] == model
+    assert "main genre" in (folder / "report.html").read_text("utf-8")

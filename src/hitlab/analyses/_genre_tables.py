@@ -44,7 +44,8 @@ DEFAULT_MODEL = "lightgbm"
 #: The imbalance strategies compared on the default model, in table order.
 STRATEGY_ORDER: tuple[str, ...] = ("none", "undersample", "smote", "class_weight")
 #: How the report names the label of each ``--labels`` scheme.
-LABEL_WORDS = {"playlist": "playlist genre", "tags": "main genre (from artist tags)"}
+LABEL_WORDS = {"playlist": "playlist genre", "tags": "main genre (from artist tags)",
+               "words": "main genre (from the table's own genre labels)"}
 TOP_K: tuple[int, ...] = (1, 2, 3)
 CALIBRATION_BINS = 10
 _SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")

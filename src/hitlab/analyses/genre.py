@@ -203,7 +203,8 @@ def fit(
         The cleaned, labelled track table (``genre`` = training label, ``genres`` = all
         labels; see :func:`hitlab.labels.label_tracks`).
     scheme
-        ``"playlist"`` or ``"tags"``: only changes the words of the report.
+        ``"playlist"``, ``"tags"`` or ``"words"`` (the label scheme of ``hitlab.labels``): only
+        changes the words of the report.
     features
         ``--features`` value (see :func:`hitlab.features.resolve_features`).
     models
