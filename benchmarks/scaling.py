@@ -19,7 +19,11 @@ largest child (the fixed-trial run computes its genre analysis in a worker proce
   start: three model passes).
 
 Run: ``python benchmarks/scaling.py [--sizes 10k,100k,1M,10M] [--max-run-size 1M]
-[--model-run runs/NAME] [--chart docs/scaling.png]``. Each table row is printed when done.
+[--model-run runs/NAME] [--chart docs/scaling.png] [--results docs/scaling.json]``. Each table
+row is printed when done. ``--results FILE`` merges this invocation's cells into the JSON list
+in FILE (a cell measured now replaces the same size and step measured before; each cell keeps
+the date it was measured) and draws the chart from the merged list, so the steps may be measured
+in separate invocations (the 10M rows take twenty minutes).
 """
 
 from __future__ import annotations
@@ -126,6 +130,15 @@ def run_step(step: str, path: Path, out: Path, model_run: Path | None = None) ->
     return {"seconds": seconds, **result}
 
 
+def merge(earlier: list[dict], now: list[dict]) -> list[dict]:
+    """One row per size, sizes in order; a step measured ``now`` replaces the same step before."""
+    rows = {r["tracks"]: dict(r) for r in earlier}
+    for r in now:
+        rows.setdefault(r["tracks"], {"tracks": r["tracks"]}).update(
+            {k: v for k, v in r.items() if k != "tracks" and "error" not in v})
+    return [rows[n] for n in sorted(rows)]
+
+
 def chart(results: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -159,6 +172,8 @@ def main() -> None:
                         help="run folder whose models predict (default: a quick run)")
     parser.add_argument("--chart", type=Path, help="write the chart here (PNG)")
     parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--results", type=Path,
+                        help="JSON list of earlier results: merged with this invocation's and rewritten")
     args = parser.parse_args()
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     cap = parse_size(args.max_run_size)
@@ -191,6 +206,7 @@ def main() -> None:
                 out = folder / (f"out_{label(n)}.parquet" if step == "predict" else f"run_{label(n)}")
                 source = bare if step == "predict" else full
                 row[step] = result = run_step(step, source, out, model_run if step == "predict" else None)
+                result["measured"] = time.strftime("%Y-%m-%d")
                 if "error" in result:
                     cells += [f"failed: {result['error'][:60]}", ""]
                 else:
@@ -200,6 +216,10 @@ def main() -> None:
             results.append(row)
             for file in (full, bare):
                 file.unlink()
+    if args.results:
+        results = merge(json.loads(args.results.read_text()) if args.results.exists() else [], results)
+        args.results.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"results: {args.results}")
     if args.chart:
         chart(results, args.chart)
         print(f"chart: {args.chart}")

@@ -182,7 +182,8 @@ def _stack_scores(model: Any, members: list[tuple[Any, tuple[Any, str] | None]],
 def _blocks(estimator: Any, X: pd.DataFrame, proba: bool, share: float = 1.0) -> np.ndarray | None:
     """Scores of a pipeline ending in LightGBM, or in a soft-voting average with a LightGBM member
     (the LightGBM members scored fast, the others by themselves, averaged with the ensemble's
-    weights); None for any other pipeline. With ``share`` < 1 an average keeps only its LightGBM
+    weights), or in a grouped stack with a LightGBM member (:func:`_stack_scores`); None for any
+    other pipeline. With ``share`` < 1 an average keeps only its LightGBM
     members (their first rounds, weights renormalised): the cheaper, rougher guess ``share`` asks for."""
     transforms, model = _split(estimator)
     stacked = None if proba else _stack_members(model)
