@@ -162,3 +162,23 @@ def test_folds_fitted_in_parallel_give_the_same_study_as_one_at_a_time(train_par
         pd.testing.assert_frame_equal(runs[0].history, other.history)
         assert other.params == runs[0].params and other.score == runs[0].score
         np.testing.assert_array_equal(other.seen, runs[0].seen)
+
+
+def test_the_zoo_mlp_on_fewer_rows_than_a_batch_fits_without_a_warning(tracks_slice: pd.DataFrame) -> None:
+    """``hitlab run --full`` on a small table (a public top-songs list) printed scikit-learn's
+    batch-size warning once per MLP fit; the batch is simply all rows."""
+    import warnings
+
+    from hitlab.modeling.tune import quiet_fit
+    from hitlab.modeling.zoo import build_pipeline
+
+    small = tracks_slice.head(150)
+    features = resolve_features("popularity")
+    spec = get_model("regression", "mlp")
+    X, y = feature_frame(small, features), small["popularity"].to_numpy(dtype=float)
+    folds = inner_folds(np.arange(len(y)), None, n_splits=2, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_fit(build_pipeline(spec, features, seed=0, n_jobs=1), X, y)  # a refit
+        tune(spec, features, X, y, folds, metric="mae", max_trials=1, fold_jobs=2)  # CV, folds in threads
+    assert not [str(w.message) for w in caught if "batch_size" in str(w.message)]

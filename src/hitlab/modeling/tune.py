@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,11 +40,16 @@ from hitlab.modeling import scoring
 from hitlab.modeling.evaluate import get_metric, score
 from hitlab.modeling.zoo import DEFAULT_ZOO, ModelSpec, ModelZoo, build_pipeline, fit_params, sampler_note
 
-__all__ = ["QUIET_WARNINGS", "TuneResult", "first_trial", "predict_scores", "quiet_fit", "tune"]
+__all__ = ["QUIET_MESSAGES", "QUIET_WARNINGS", "TuneResult", "first_trial", "predict_scores", "quiet",
+           "quiet_fit", "tune"]
 
 #: Warnings :func:`quiet_fit` ignores by default: a linear model or MLP stopping at its iteration
 #: cap says nothing the caller can act on (its cross-validated and test scores say how well it did).
 QUIET_WARNINGS: tuple[type[Warning], ...] = (ConvergenceWarning,)
+#: Warning messages (regular expressions) :func:`quiet_fit` ignores whatever their category: an
+#: MLP whose training rows are fewer than one batch trains on all of them in one batch, which is
+#: what a smaller batch would mean anyway (scikit-learn says so with a ``UserWarning``, once per fit).
+QUIET_MESSAGES: tuple[str, ...] = ("Got `batch_size` less than 1 or larger than sample size",)
 
 
 @dataclass
@@ -66,10 +72,20 @@ def quiet_fit(pipeline: Any, X: pd.DataFrame, y: np.ndarray, *,
               ignore: Sequence[type[Warning]] = QUIET_WARNINGS, **fit_kwargs: Any) -> Any:
     """``pipeline.fit(X, y, **fit_kwargs)`` with the ``ignore`` warning categories silenced;
     returns the fitted pipeline. The one place hitlab fits a model quietly."""
+    with quiet(ignore):
+        return pipeline.fit(X, y, **fit_kwargs)
+
+
+@contextmanager
+def quiet(ignore: Sequence[type[Warning]] = QUIET_WARNINGS) -> Iterator[None]:
+    """The warning filters of :func:`quiet_fit` while the block runs (they are process-wide, so
+    worker threads started inside the block share them)."""
     with warnings.catch_warnings():
         for category in ignore:
             warnings.simplefilter("ignore", category)
-        return pipeline.fit(X, y, **fit_kwargs)
+        for message in QUIET_MESSAGES:
+            warnings.filterwarnings("ignore", message=message)
+        yield
 
 
 def predict_scores(pipeline: Any, X: pd.DataFrame, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -202,8 +218,7 @@ def tune(
         for fit_rows, valid_rows in folds:
             seen.update(index[fit_rows])
             seen.update(index[valid_rows])
-        with warnings.catch_warnings():  # set once here: the filters are shared by the worker threads
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with quiet():  # set once here: the filters are shared by the worker threads
             if pool is None:
                 outcomes: Any = (fit_fold(params, f, v) for f, v in folds)  # lazily: pruning saves fits
             else:
