@@ -253,3 +253,7 @@ def test_a_stack_scores_equal_the_pipeline_predictions(tracks_slice: pd.DataFram
     pipeline, X = _fit(tracks_slice, "regression", "stack", final__iterations=40)
     assert scoring._blocks(pipeline, X, proba=False) is not None  # the fast path ran
     np.testing.assert_allclose(scoring.predict(pipeline, X), pipeline.predict(X), rtol=1e-10, atol=1e-9)
+    holes = X.copy()
+    holes.loc[holes.index[::5], "tempo"] = np.nan  # rows LightGBM scores itself, beside walked ones
+    np.testing.assert_allclose(scoring.predict(pipeline, holes), pipeline.predict(holes),
+                               rtol=1e-10, atol=1e-9)
