@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument("--level2", default="lightgbm",
                         help="lightgbm, or catboost[_<iterations>_<rate>] (default 1000 at 0.03)")
     parser.add_argument("--inner", type=int, default=3, help="inner folds of --nested (default 3)")
+    parser.add_argument("--bagged", action="store_true",
+                        help="with --nested: level-1 predictions of the held-out fold = the average of the "
+                             "inner-fold models (as AutoGluon bags), not one model refitted on all rows")
     parser.add_argument("--average-with", default="",
                         help="members averaged with the stack (out of fold, equal weights)")
     args = parser.parse_args()
@@ -110,7 +113,11 @@ def main() -> None:
         for tr, va in folds:
             inner = inner_folds(groups[tr], y[tr] if n_classes else None, n_splits=args.inner, seed=SEED)
             z_fit = level1(args.task, names, data, tr, inner, extra)
-            z_pred = level1_fit_predict(args.task, names, data, tr, va, extra)
+            if args.bagged:
+                z_pred = np.mean([level1_fit_predict(args.task, names, data, tr[itr], va, extra)
+                                  for itr, _ in inner], axis=0)
+            else:
+                z_pred = level1_fit_predict(args.task, names, data, tr, va, extra)
             if not args.no_passthrough:
                 z_fit, z_pred = np.hstack([Xn[tr], z_fit]), np.hstack([Xn[va], z_pred])
             out[va] = level2(args.task, z_fit, y[tr], z_pred, n_classes)
@@ -123,6 +130,7 @@ def main() -> None:
         out = np.mean(parts, axis=0)
         names = [*names, f"averaged with {'+'.join(others)}"]
     kind = f"nested, {args.inner} inner folds" if args.nested else "same folds"
+    kind += ", bagged" if args.bagged else ""
     print(f"{args.task}: stack of {'+'.join(names)} ({kind}, passthrough {not args.no_passthrough}, "
           f"level 2 {args.level2}): "
           f"{scores(args.task, y, out)}  ({time.perf_counter() - started:.0f} s)")
