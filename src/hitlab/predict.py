@@ -37,6 +37,7 @@ from hitlab import schema
 from hitlab.datasets.conventions import Conversion
 from hitlab.datasets.importer import Mapping, read_table, read_tracks, tracks_from_table
 from hitlab.errors import ModelFileError, Problem, SchemaError
+from hitlab.labels import main_genre
 from hitlab.modeling.persist import SavedModel, check_run_files, load_model, manifest_path
 
 __all__ = ["MODEL_FILES", "Predictor", "load"]
@@ -144,6 +145,34 @@ class Predictor:
             return None
         spec = manifest.get("inputs", {}).get("data", {}).get("read")
         return spec if isinstance(spec, dict) else None
+
+    def label_rule(self) -> tuple[str, list[str]]:
+        """How the run labelled its tracks (``labels.json``: scheme and vocabulary);
+        ``("playlist", [])`` when the run folder does not say."""
+        try:
+            labels = json.loads((self.folder / "labels.json").read_text("utf-8")).get("labels", {})
+        except (OSError, ValueError, AttributeError):
+            return "playlist", []
+        scheme, vocabulary = labels.get("scheme"), labels.get("vocabulary")
+        if not isinstance(scheme, str) or not isinstance(vocabulary, list):
+            return "playlist", []
+        return scheme, [str(v) for v in vocabulary]
+
+    def _given_genre(self, genres: pd.Series, notes: list[str]) -> pd.Series:
+        """The genre each row gives, read as the run read its labels: the first label, or for a
+        run labelled ``--labels words`` the main genre its word rule finds in the row's genres."""
+        scheme, vocabulary = self.label_rule()
+        if scheme != "words" or not vocabulary:
+            return _first_label(genres)
+        genre, _ = main_genre(genres, vocabulary)
+        with_genres = int((genres.map(len) > 0).sum())
+        if with_genres:
+            found = int(genre.notna().sum())
+            words = ", ".join(vocabulary)
+            notes.append(f"genres read as the run labelled them (--labels words): {found:,} of "
+                         f"{with_genres:,} rows with a genre name one of its genre words ({words}); "
+                         "the others get the genre model's guess")
+        return genre
 
     def read(
         self,
@@ -297,7 +326,7 @@ class Predictor:
         tracks.attrs["extra_columns"] = list(attrs.get("extra_columns", []))
         notes, unscorable = self._check_input(tracks, given, source)
         work = tracks.copy()
-        work["genre"] = _first_label(work["genres"])
+        work["genre"] = self._given_genre(work["genres"], notes)
         if self.popularity is not None and work["genre"].notna().any():
             known = (set(self.genre_classes) if self.genre is not None else None) or _known_categories(
                 self.popularity, "genre"
