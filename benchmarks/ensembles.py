@@ -11,7 +11,7 @@ Members: ``lgbm`` (the default LightGBM pipeline), ``lgbmN`` (the same with seed
 error), ``sub`` (genre: LightGBM on the 24 playlist subgenres, probabilities summed to genres),
 ``catsub...`` (CatBoost on them), ``et`` (extra trees), ``knn_<k>`` (k nearest neighbours on
 standardised features, distance-weighted), ``zero`` (popularity: a LightGBM classifier's
-probability of popularity 0, a stacking column).
+probability of popularity 0, a stacking column), ``mlp[_<width>]`` (scikit-learn's two-layer MLP).
 
 ``--class-weights`` (genre): per-class multipliers of the averaged probabilities that maximise
 accuracy, chosen on the other folds' out-of-fold rows and applied to the held-out fold
@@ -114,6 +114,17 @@ def member(task: str, name: str, data: dict, tr: np.ndarray, va: np.ndarray, ext
                                    random_state=SEED)
         model.fit(Xn.iloc[tr], (y[tr] == 0).astype(int))
         return model.predict_proba(Xn.iloc[va])[:, 1]
+    if name.startswith("mlp"):  # mlp[_<width>]: scikit-learn's MLP (2 layers), standardised features
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+        width = int(name.split("_")[1]) if "_" in name else 64
+        filled = Xn.fillna(Xn.median())
+        scaled = ((filled - filled.iloc[tr].mean()) / filled.iloc[tr].std().replace(0, 1)).to_numpy()
+        cls = MLPRegressor if regression else MLPClassifier
+        model = cls(hidden_layer_sizes=(width, width), early_stopping=True, max_iter=200, alpha=1e-3,
+                    random_state=SEED)
+        model.fit(scaled[tr], y[tr])
+        return model.predict(scaled[va]) if regression else model.predict_proba(scaled[va])
     if name.startswith("knn_"):  # knn_<k>
         from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
