@@ -260,3 +260,21 @@ def test_predict_on_a_terminal_says_what_it_is_doing_and_in_a_pipe_nothing_more(
     assert "scoring 200 tracks" in shown and "reading" in shown  # (a long path may be cut to the width)
     piped = subprocess.run(command, capture_output=True, text=True, check=True)
     assert "scoring" not in piped.stderr and "200 predictions written" in piped.stderr
+
+
+def test_a_tags_run_says_how_it_reads_a_files_own_genres(raw_tidytuesday, artists_file, write_csv, tmp_path):
+    """A run labelled by artist tags trains its popularity model on the artists' main genres; a new
+    file's own (playlist) genres are not those labels, and predict says how it used them."""
+    from hitlab.cli import app
+
+    runner = CliRunner()
+    path = write_csv(raw_tidytuesday.drop_duplicates("track_id").sample(n=1500, random_state=3), "tracks.csv")
+    result = runner.invoke(app, ["run", "--data", str(path), "--artists", str(artists_file),
+                                 "--labels", "tags", "--quick", "--out", str(tmp_path / "runs"),
+                                 "--name", "tags"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "predictions.csv"
+    folder = tmp_path / "runs" / "tags"
+    result = runner.invoke(app, ["predict", "--run", str(folder), str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "the run's genres are its artists' main genres (--labels tags)" in " ".join(result.output.split())

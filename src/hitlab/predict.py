@@ -162,6 +162,10 @@ class Predictor:
         """The genre each row gives, read as the run read its labels: the first label, or for a
         run labelled ``--labels words`` the main genre its word rule finds in the row's genres."""
         scheme, vocabulary = self.label_rule()
+        if scheme == "tags" and (genres.map(len) > 0).any():
+            notes.append("the run's genres are its artists' main genres (--labels tags); the file's own "
+                         "genres were read as given: where one names a genre of the run, it stands for "
+                         "the artist's main genre")
         if scheme != "words" or not vocabulary:
             return _first_label(genres)
         genre, _ = main_genre(genres, vocabulary)
