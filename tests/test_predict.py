@@ -262,19 +262,36 @@ def test_predict_on_a_terminal_says_what_it_is_doing_and_in_a_pipe_nothing_more(
     assert "scoring" not in piped.stderr and "200 predictions written" in piped.stderr
 
 
-def test_a_tags_run_says_how_it_reads_a_files_own_genres(raw_tidytuesday, artists_file, write_csv, tmp_path):
-    """A run labelled by artist tags trains its popularity model on the artists' main genres; a new
-    file's own (playlist) genres are not those labels, and predict says how it used them."""
+def test_a_tags_run_reads_new_tracks_genres_from_its_artist_tags(raw_tidytuesday, artists_file, write_csv,
+                                                                 tmp_path):
+    """A run labelled by artist tags trains its popularity model on the artists' main genres: predict
+    reads them again from the run's artist tags file (not the file's own playlist genres), and when
+    that file is gone says how it read the genres instead."""
+    import json
+    import shutil
+
     from hitlab.cli import app
 
     runner = CliRunner()
+    artists = tmp_path / "artists.parquet"
+    shutil.copyfile(artists_file, artists)
     path = write_csv(raw_tidytuesday.drop_duplicates("track_id").sample(n=1500, random_state=3), "tracks.csv")
-    result = runner.invoke(app, ["run", "--data", str(path), "--artists", str(artists_file),
+    result = runner.invoke(app, ["run", "--data", str(path), "--artists", str(artists),
                                  "--labels", "tags", "--quick", "--out", str(tmp_path / "runs"),
                                  "--name", "tags"])
     assert result.exit_code == 0, result.output
-    out = tmp_path / "predictions.csv"
     folder = tmp_path / "runs" / "tags"
+    labelled = sum(json.loads((folder / "labels.json").read_text())["labels"]["counts"].values())
+    out = tmp_path / "predictions.csv"
     result = runner.invoke(app, ["predict", "--run", str(folder), str(path), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "the run's genres are its artists' main genres (--labels tags)" in " ".join(result.output.split())
+    said = " ".join(result.output.split())
+    assert "genres read as the run labelled them (--labels tags): the artists' main genres from" in said
+    given = pd.read_csv(out)["genre_used_for_popularity"].value_counts()["given"]
+    assert given == labelled  # the rows the run labelled, and no row by its playlist genre
+    artists.unlink()
+    result = runner.invoke(app, ["predict", "--run", str(folder), str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "main genres (--labels tags), but the run's artist tags file" in said
+    assert "is gone" in said

@@ -35,10 +35,10 @@ import pandas as pd
 
 from hitlab import schema
 from hitlab.datasets.conventions import Conversion
-from hitlab.datasets.importer import Mapping, read_table, read_tracks, tracks_from_table
-from hitlab.errors import ModelFileError, Problem, SchemaError
-from hitlab.labels import main_genre
-from hitlab.modeling.persist import SavedModel, check_run_files, load_model, manifest_path
+from hitlab.datasets.importer import Mapping, read_artists, read_table, read_tracks, tracks_from_table
+from hitlab.errors import HitlabError, ModelFileError, Problem, SchemaError
+from hitlab.labels import attach_artist_tags, main_genre
+from hitlab.modeling.persist import SavedModel, check_run_files, load_model, manifest_path, sha256_file
 
 __all__ = ["MODEL_FILES", "Predictor", "load"]
 
@@ -158,14 +158,48 @@ class Predictor:
             return "playlist", []
         return scheme, [str(v) for v in vocabulary]
 
-    def _given_genre(self, genres: pd.Series, notes: list[str]) -> pd.Series:
-        """The genre each row gives, read as the run read its labels: the first label, or for a
-        run labelled ``--labels words`` the main genre its word rule finds in the row's genres."""
+    def run_artists(self) -> tuple[pd.DataFrame | None, str]:
+        """The artist tags table the run labelled with (``manifest.json``: inputs, artists), read
+        again when it is still at its path with the same sha256; else None and why not."""
+        try:
+            manifest = json.loads((self.folder / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None, "the run's manifest cannot be read"
+        entry = manifest.get("inputs", {}).get("artists")
+        if not isinstance(entry, dict) or not entry.get("path"):
+            return None, "the run records no artist tags file"
+        path = Path(str(entry["path"]))
+        if not path.is_file():
+            return None, f"the run's artist tags file {path} is gone"
+        if sha256_file(path) != entry.get("sha256"):
+            return None, f"the run's artist tags file {path} has changed since the run"
+        mapping = (manifest.get("config") or {}).get("artists_mapping")
+        try:
+            return read_artists(path, mapping), str(path)
+        except HitlabError as exc:
+            return None, f"the run's artist tags file {path} cannot be read ({exc})"
+
+    def _given_genre(self, tracks: pd.DataFrame, notes: list[str]) -> pd.Series:
+        """The genre each row gives, read as the run read its labels: the first label; for a run
+        labelled ``--labels words`` the main genre its word rule finds in the row's genres; for
+        ``--labels tags`` the main genre of the row's artist in the run's artist tags table."""
+        genres = tracks["genres"]
         scheme, vocabulary = self.label_rule()
-        if scheme == "tags" and (genres.map(len) > 0).any():
-            notes.append("the run's genres are its artists' main genres (--labels tags); the file's own "
-                         "genres were read as given: where one names a genre of the run, it stands for "
-                         "the artist's main genre")
+        if scheme == "tags" and vocabulary:
+            artists, where = self.run_artists()
+            if artists is not None:
+                tagged, report = attach_artist_tags(tracks, artists)
+                genre, _ = main_genre(tagged["artist_genres"], vocabulary)
+                found = int(genre.notna().sum())
+                notes.append(f"genres read as the run labelled them (--labels tags): the artists' main "
+                             f"genres from {where}, found for {found:,} of {len(genre):,} rows (for "
+                             f"{report.unmatched:,} the artist is not in it); the others get the genre "
+                             "model's guess, and the file's own genres are not used")
+                return genre
+            if (genres.map(len) > 0).any():
+                notes.append(f"the run's genres are its artists' main genres (--labels tags), but {where}: "
+                             "the file's own genres were read as given, where one names a genre of the run "
+                             "it stands for the artist's main genre")
         if scheme != "words" or not vocabulary:
             return _first_label(genres)
         genre, _ = main_genre(genres, vocabulary)
@@ -330,7 +364,7 @@ class Predictor:
         tracks.attrs["extra_columns"] = list(attrs.get("extra_columns", []))
         notes, unscorable = self._check_input(tracks, given, source)
         work = tracks.copy()
-        work["genre"] = self._given_genre(work["genres"], notes)
+        work["genre"] = self._given_genre(work, notes)
         if self.popularity is not None and work["genre"].notna().any():
             known = (set(self.genre_classes) if self.genre is not None else None) or _known_categories(
                 self.popularity, "genre"
