@@ -147,16 +147,14 @@ class Predictor:
         return spec if isinstance(spec, dict) else None
 
     def label_rule(self) -> tuple[str, list[str]]:
-        """How the run labelled its tracks (``labels.json``: scheme and vocabulary);
-        ``("playlist", [])`` when the run folder does not say."""
+        """How the run labelled its tracks (``labels.json``); ``("playlist", [])`` if it does not say."""
         try:
             labels = json.loads((self.folder / "labels.json").read_text("utf-8")).get("labels", {})
+            scheme, vocabulary = labels.get("scheme"), labels.get("vocabulary")
         except (OSError, ValueError, AttributeError):
             return "playlist", []
-        scheme, vocabulary = labels.get("scheme"), labels.get("vocabulary")
-        if not isinstance(scheme, str) or not isinstance(vocabulary, list):
-            return "playlist", []
-        return scheme, [str(v) for v in vocabulary]
+        ok = isinstance(scheme, str) and isinstance(vocabulary, list)
+        return (scheme, [str(v) for v in vocabulary]) if ok else ("playlist", [])
 
     def run_artists(self) -> tuple[pd.DataFrame | None, str]:
         """The artist tags table the run labelled with (``manifest.json``: inputs, artists), read
@@ -169,20 +167,16 @@ class Predictor:
         if not isinstance(entry, dict) or not entry.get("path"):
             return None, "the run records no artist tags file"
         path = Path(str(entry["path"]))
-        if not path.is_file():
-            return None, f"the run's artist tags file {path} is gone"
-        if sha256_file(path) != entry.get("sha256"):
-            return None, f"the run's artist tags file {path} has changed since the run"
-        mapping = (manifest.get("config") or {}).get("artists_mapping")
+        if not path.is_file() or sha256_file(path) != entry.get("sha256"):
+            return None, f"the run's artist tags file {path} is gone or has changed since the run"
         try:
-            return read_artists(path, mapping), str(path)
+            return read_artists(path, (manifest.get("config") or {}).get("artists_mapping")), str(path)
         except HitlabError as exc:
             return None, f"the run's artist tags file {path} cannot be read ({exc})"
 
     def _given_genre(self, tracks: pd.DataFrame, notes: list[str]) -> pd.Series:
-        """The genre each row gives, read as the run read its labels: the first label; for a run
-        labelled ``--labels words`` the main genre its word rule finds in the row's genres; for
-        ``--labels tags`` the main genre of the row's artist in the run's artist tags table."""
+        """Each row's genre read as the run labelled: the first label, the main genre of its genres
+        (``--labels words``) or of its artist in the run's artist tags table (``--labels tags``)."""
         genres = tracks["genres"]
         scheme, vocabulary = self.label_rule()
         if scheme == "tags" and vocabulary:
