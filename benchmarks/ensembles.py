@@ -50,6 +50,12 @@ def numeric(X: pd.DataFrame) -> pd.DataFrame:
     return out.astype("float64")
 
 
+def standardised(Xn: pd.DataFrame, tr: np.ndarray) -> np.ndarray:
+    """Median-filled features scaled by the training rows' mean and standard deviation."""
+    filled = Xn.fillna(Xn.median())
+    return ((filled - filled.iloc[tr].mean()) / filled.iloc[tr].std().replace(0, 1)).to_numpy()
+
+
 def member(task: str, name: str, data: dict, tr: np.ndarray, va: np.ndarray, extra: dict) -> np.ndarray:
     X, y = data["X"], data["y"]
     regression = task == "popularity"
@@ -118,8 +124,7 @@ def member(task: str, name: str, data: dict, tr: np.ndarray, va: np.ndarray, ext
         from sklearn.neural_network import MLPClassifier, MLPRegressor
 
         width = int(name.split("_")[1]) if "_" in name else 64
-        filled = Xn.fillna(Xn.median())
-        scaled = ((filled - filled.iloc[tr].mean()) / filled.iloc[tr].std().replace(0, 1)).to_numpy()
+        scaled = standardised(Xn, tr)
         cls = MLPRegressor if regression else MLPClassifier
         model = cls(hidden_layer_sizes=(width, width), early_stopping=True, max_iter=200, alpha=1e-3,
                     random_state=SEED)
@@ -128,8 +133,7 @@ def member(task: str, name: str, data: dict, tr: np.ndarray, va: np.ndarray, ext
     if name.startswith("knn_"):  # knn_<k>
         from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
-        filled = Xn.fillna(Xn.median())
-        scaled = ((filled - filled.iloc[tr].mean()) / filled.iloc[tr].std().replace(0, 1)).to_numpy()
+        scaled = standardised(Xn, tr)
         cls = KNeighborsRegressor if regression else KNeighborsClassifier
         model = cls(n_neighbors=int(name.split("_")[1]), weights="distance", n_jobs=1)
         model.fit(scaled[tr], y[tr])

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -137,15 +138,20 @@ class Predictor:
         }
         return cls(folder, models["popularity"], models["genre"])
 
+    @cached_property
+    def _manifest(self) -> dict:
+        """The run's ``manifest.json``, read once (empty when it cannot be read)."""
+        try:
+            return json.loads((self.folder / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+
     def read_spec(self) -> dict | None:
         """How the run read its data (``manifest.json``: inputs, data, read), or None."""
-        try:
-            manifest = json.loads((self.folder / "manifest.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
-        spec = manifest.get("inputs", {}).get("data", {}).get("read")
+        spec = self._manifest.get("inputs", {}).get("data", {}).get("read")
         return spec if isinstance(spec, dict) else None
 
+    @cached_property
     def label_rule(self) -> tuple[str, list[str]]:
         """How the run labelled its tracks (``labels.json``); ``("playlist", [])`` if it does not say."""
         try:
@@ -156,21 +162,18 @@ class Predictor:
         ok = isinstance(scheme, str) and isinstance(vocabulary, list)
         return (scheme, [str(v) for v in vocabulary]) if ok else ("playlist", [])
 
+    @cached_property
     def run_artists(self) -> tuple[pd.DataFrame | None, str]:
         """The artist tags table the run labelled with (``manifest.json``: inputs, artists), read
-        again when it is still at its path with the same sha256; else None and why not."""
-        try:
-            manifest = json.loads((self.folder / "manifest.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return None, "the run's manifest cannot be read"
-        entry = manifest.get("inputs", {}).get("artists")
+        once, when it is still at its path with the same sha256; else None and why not."""
+        entry = self._manifest.get("inputs", {}).get("artists")
         if not isinstance(entry, dict) or not entry.get("path"):
             return None, "the run records no artist tags file"
         path = Path(str(entry["path"]))
         if not path.is_file() or sha256_file(path) != entry.get("sha256"):
             return None, f"the run's artist tags file {path} is gone or has changed since the run"
         try:
-            return read_artists(path, (manifest.get("config") or {}).get("artists_mapping")), str(path)
+            return read_artists(path, (self._manifest.get("config") or {}).get("artists_mapping")), str(path)
         except HitlabError as exc:
             return None, f"the run's artist tags file {path} cannot be read ({exc})"
 
@@ -178,17 +181,16 @@ class Predictor:
         """Each row's genre read as the run labelled: the first label, the main genre of its genres
         (``--labels words``) or of its artist in the run's artist tags table (``--labels tags``)."""
         genres = tracks["genres"]
-        scheme, vocabulary = self.label_rule()
+        scheme, vocabulary = self.label_rule
         if scheme == "tags" and vocabulary:
-            artists, where = self.run_artists()
+            artists, where = self.run_artists
             if artists is not None:
                 tagged, report = attach_artist_tags(tracks, artists)
                 genre, _ = main_genre(tagged["artist_genres"], vocabulary)
-                found = int(genre.notna().sum())
                 notes.append(f"genres read as the run labelled them (--labels tags): the artists' main "
-                             f"genres from {where}, found for {found:,} of {len(genre):,} rows (for "
-                             f"{report.unmatched:,} the artist is not in it); the others get the genre "
-                             "model's guess, and the file's own genres are not used")
+                             f"genres from {where}, found for {genre.notna().sum():,} of {len(genre):,} "
+                             f"rows (for {report.unmatched:,} the artist is not in it); the others get the "
+                             "genre model's guess, and the file's own genres are not used")
                 return genre
             if (genres.map(len) > 0).any():
                 notes.append(f"the run's genres are its artists' main genres (--labels tags), but {where}: "
@@ -199,11 +201,9 @@ class Predictor:
         genre, _ = main_genre(genres, vocabulary)
         with_genres = int((genres.map(len) > 0).sum())
         if with_genres:
-            found = int(genre.notna().sum())
-            words = ", ".join(vocabulary)
-            notes.append(f"genres read as the run labelled them (--labels words): {found:,} of "
-                         f"{with_genres:,} rows with a genre name one of its genre words ({words}); "
-                         "the others get the genre model's guess")
+            notes.append(f"genres read as the run labelled them (--labels words): {genre.notna().sum():,} "
+                         f"of {with_genres:,} rows with a genre name one of its genre words "
+                         f"({', '.join(vocabulary)}); the others get the genre model's guess")
         return genre
 
     def read(
